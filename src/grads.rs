@@ -1,0 +1,128 @@
+//! Reading gradients (and values) off a tape after the reverse sweep.
+
+use std::cell::Ref;
+use std::fmt;
+use std::ops::{Deref, Index};
+
+use crate::matrix::{write_rows, Matrix};
+use crate::tape::{fail, Tape, Var};
+
+/// The gradients of one backward sweep, read per [`Var`] with [`wrt`](Gradients::wrt).
+///
+/// They live in the tape's gradient buffer (nothing is copied); a later sweep on the same tape
+/// replaces them.
+#[derive(Clone, Copy)]
+pub struct Gradients<'t> {
+    tape: &'t Tape,
+}
+
+impl<'t> Gradients<'t> {
+    pub(crate) fn new(tape: &'t Tape) -> Self {
+        Gradients { tape }
+    }
+
+    /// d(output)/d`v`, shaped like `v`, as a view into the tape (no copy; `.to_matrix()` copies).
+    ///
+    /// A node that no parameter flows into, or that the output does not depend on, reads as zeros.
+    ///
+    /// # Panics
+    /// If `v` belongs to another tape, or was recorded after the output of the sweep.
+    #[track_caller]
+    pub fn wrt(&self, v: Var<'t>) -> MatRef<'t> {
+        self.tape.check_owner("Gradients::wrt", v);
+        let t = self.tape.inner.borrow();
+        if v.id.index() >= t.grads_for {
+            fail(format_args!(
+                "Gradients::wrt: {} was recorded after the output the sweep started from",
+                v.id
+            ));
+        }
+        let n = &t.nodes[v.id.index()];
+        let (rows, cols, range) = (n.rows, n.cols, n.range());
+        MatRef::new(Ref::map(t, |t| &t.grads[range]), rows, cols)
+    }
+}
+
+/// A read-only view of a matrix inside a tape: dereferences to the row-major `[f64]` entries.
+///
+/// It borrows the tape's storage, so drop it before recording more ops on the same tape.
+pub struct MatRef<'t> {
+    data: Ref<'t, [f64]>,
+    rows: usize,
+    cols: usize,
+}
+
+impl<'t> MatRef<'t> {
+    pub(crate) fn new(data: Ref<'t, [f64]>, rows: usize, cols: usize) -> Self {
+        MatRef { data, rows, cols }
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// The only entry of a 1×1 view.
+    ///
+    /// # Panics
+    /// If the view is not 1×1.
+    #[track_caller]
+    pub fn item(&self) -> f64 {
+        if self.data.len() != 1 {
+            fail(format_args!(
+                "MatRef::item: a {}x{} matrix is not a scalar",
+                self.rows, self.cols
+            ));
+        }
+        self.data[0]
+    }
+
+    /// A copy as an owned [`Matrix`].
+    pub fn to_matrix(&self) -> Matrix {
+        Matrix::new(self.rows, self.cols, self.data.to_vec())
+    }
+}
+
+impl Deref for MatRef<'_> {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        &self.data
+    }
+}
+
+impl Index<(usize, usize)> for MatRef<'_> {
+    type Output = f64;
+    #[track_caller]
+    fn index(&self, (r, c): (usize, usize)) -> &f64 {
+        assert!(
+            r < self.rows && c < self.cols,
+            "MatRef: index ({r}, {c}) out of a {}x{} matrix",
+            self.rows,
+            self.cols
+        );
+        &self.data[r * self.cols + c]
+    }
+}
+
+impl fmt::Display for MatRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_rows(f, self.rows, self.cols, &self.data)
+    }
+}
+
+impl fmt::Debug for MatRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MatRef {}x{} ", self.rows, self.cols)?;
+        write_rows(f, self.rows, self.cols, &self.data)
+    }
+}

@@ -1,0 +1,150 @@
+//! Dense `f64` kernels shared by the tape's ops and the hand-derived path.
+//!
+//! Both paths call the *same* functions, so they add up their numbers in the same order and can be
+//! compared exactly (see `../shared/LAB.md` on floating-point associativity).
+
+/// Logical layout of a matrix operand stored row-major: as it is, or read as its transpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The buffer is the operand itself.
+    AsIs,
+    /// The buffer holds the operand's transpose; it is read by strides, never copied.
+    Transposed,
+}
+
+/// Products with `m * k * n` at or below this many multiply-adds use a direct loop: for the lab's
+/// 1×4·4×4 products, a GEMM call's packing and dispatch cost more than the arithmetic.
+pub const SMALL_GEMM: usize = 4096;
+
+/// `C = A·B` (or `C += A·B` when `accumulate`), with `A` logically `m×k`, `B` logically `k×n` and
+/// `C` an `m×n` row-major buffer.
+///
+/// `a` holds `A` row-major (`Layout::AsIs`, `m×k`) or `Aᵀ` row-major (`Layout::Transposed`, `k×m`);
+/// likewise `b`. Large products go to `matrixmultiply::dgemm`, which reads transposes by strides.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    a_layout: Layout,
+    b: &[f64],
+    b_layout: Layout,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    debug_assert_eq!(a.len(), m * k);
+    debug_assert_eq!(b.len(), k * n);
+    debug_assert_eq!(c.len(), m * n);
+    // (row stride, column stride) of each logical operand inside its row-major buffer.
+    let (rsa, csa) = match a_layout {
+        Layout::AsIs => (k, 1),
+        Layout::Transposed => (1, m),
+    };
+    let (rsb, csb) = match b_layout {
+        Layout::AsIs => (n, 1),
+        Layout::Transposed => (1, k),
+    };
+    if m * k * n <= SMALL_GEMM {
+        small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
+        return;
+    }
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    // SAFETY: the debug assertions above state the buffer sizes the strides assume: every index
+    // `i*rsa + p*csa` (i < m, p < k) is inside `a`, likewise for `b` and `c`, and `c` does not
+    // alias `a` or `b` because it is a distinct `&mut`.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// The direct loop for tiny products: `C[i][j] (+)= Σ_p A[i][p]·B[p][j]`, summing `p` in order.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn small_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    (rsa, csa): (usize, usize),
+    b: &[f64],
+    (rsb, csb): (usize, usize),
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    for i in 0..m {
+        let c_row = &mut c[i * n..(i + 1) * n];
+        for (j, c_ij) in c_row.iter_mut().enumerate() {
+            let mut dot = 0.0;
+            for p in 0..k {
+                dot += a[i * rsa + p * csa] * b[p * rsb + j * csb];
+            }
+            if accumulate {
+                *c_ij += dot;
+            } else {
+                *c_ij = dot;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, k: usize, n: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    fn transpose(rows: usize, cols: usize, x: &[f64]) -> Vec<f64> {
+        (0..rows * cols)
+            .map(|i| x[(i % rows) * cols + i / rows])
+            .collect()
+    }
+
+    #[test]
+    fn gemm_matches_naive_product_for_every_layout_small_and_large() {
+        // Large enough (20·30·40 > SMALL_GEMM) to reach matrixmultiply, and a tiny one for the loop.
+        for &(m, k, n) in &[(3, 2, 4), (20, 30, 40)] {
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+            let want = naive(m, k, n, &a, &b);
+            let at = transpose(m, k, &a);
+            let bt = transpose(k, n, &b);
+            for (a_buf, a_layout) in [(&a, Layout::AsIs), (&at, Layout::Transposed)] {
+                for (b_buf, b_layout) in [(&b, Layout::AsIs), (&bt, Layout::Transposed)] {
+                    let mut c = vec![1.0; m * n];
+                    gemm(m, k, n, a_buf, a_layout, b_buf, b_layout, &mut c, true);
+                    for (got, want) in c.iter().zip(&want) {
+                        // 1e-12: sums of ≤ 30 products of numbers ≤ 1 in another order.
+                        assert!(
+                            (got - (want + 1.0)).abs() < 1e-12,
+                            "{m}x{k}x{n} {a_layout:?} {b_layout:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

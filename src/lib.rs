@@ -1,0 +1,36 @@
+//! # chainrule
+//!
+//! A small reverse-mode automatic differentiation engine: every op you apply is recorded on an
+//! arena [`Tape`], and one reverse sweep over it computes every gradient by the chain rule.
+//!
+//! ```
+//! use chainrule::Tape;
+//!
+//! // y = x² + 5x + 4 at x = 3: y = 28, dy/dx = 2x + 5 = 11
+//! let tape = Tape::new();
+//! let x = tape.scalar(3.0);
+//! let y = x * x + 5.0 * x + 4.0;
+//! let grads = tape.backward(y);
+//! assert_eq!(y.item(), 28.0);
+//! assert_eq!(grads.wrt(x).item(), 11.0);
+//! ```
+//!
+//! Where things are:
+//! - [`Tape`] and [`Var`] (`src/tape.rs`): recording, the reverse sweep, reuse without allocation.
+//! - every op's forward and backward rule side by side in `src/ops/<op>.rs`; the list is [`Op`].
+//! - [`Gradients`] (`src/grads.rs`): reading gradients per variable.
+//! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
+#![deny(missing_docs)]
+
+pub mod check;
+mod grads;
+pub mod kernels;
+mod matrix;
+pub mod ops;
+mod tape;
+
+pub use check::{gradcheck, GradCheckError, GradCheckReport};
+pub use grads::{Gradients, MatRef};
+pub use matrix::Matrix;
+pub use ops::{Op, Reduce};
+pub use tape::{Mark, NodeId, Tape, Var};

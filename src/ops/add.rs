@@ -1,0 +1,52 @@
+//! `y = a + b` (same shapes). ∂y/∂a = 1, ∂y/∂b = 1, so both inputs receive the upstream as it is:
+//! `da += g`, `db += g`.
+//!
+//! `a + b` where one side is a 1×n row and the other m×n records [`add_row`](super::add_row)
+//! (the bias broadcast) instead.
+
+use std::ops::Add;
+
+use super::Op;
+use crate::tape::{fail, Var};
+
+impl<'t> Add for Var<'t> {
+    type Output = Var<'t>;
+
+    /// `a + b`: elementwise for equal shapes; a 1×n row on either side is added to every row of
+    /// the other (m×n) operand, as a bias is.
+    ///
+    /// # Panics
+    /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
+    #[track_caller]
+    fn add(self, other: Var<'t>) -> Var<'t> {
+        self.tape.check_owner("add", other);
+        let ((ar, ac), (br, bc)) = (self.shape(), other.shape());
+        if (ar, ac) == (br, bc) {
+            self.zip(Op::Add, other)
+        } else if br == 1 && bc == ac {
+            self.add_row(other)
+        } else if ar == 1 && ac == bc {
+            other.add_row(self)
+        } else {
+            fail(format_args!(
+                "add: cannot add {ar}x{ac} ({}) and {br}x{bc} ({}): shapes must match, or one \
+                 must be a 1xn row to broadcast over the other's rows",
+                self.id, other.id
+            ))
+        }
+    }
+}
+
+/// Forward: `y = a + b`.
+pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
+    for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
+        *y = a + b;
+    }
+}
+
+/// Backward, for either input: `dx += g`.
+pub(crate) fn backward(g: &[f64], dx: &mut [f64]) {
+    for (dx, g) in dx.iter_mut().zip(g) {
+        *dx += g;
+    }
+}

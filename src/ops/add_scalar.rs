@@ -1,0 +1,64 @@
+//! `y = x + c` for a constant `c`. ∂y/∂x = 1: `dx += g`.
+//!
+//! Also what `x + 1.0`, `1.0 + x` and `x - 1.0` record. Derived: `c - x` is `(−x) + c`.
+
+use std::ops::{Add, Sub};
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// `x + c`, the constant `c` added to every entry.
+    #[track_caller]
+    pub fn add_scalar(self, c: f64) -> Var<'t> {
+        self.unary(Op::AddScalar(c))
+    }
+}
+
+impl<'t> Add<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `x + c`, recorded as `add_scalar(c)`.
+    #[track_caller]
+    fn add(self, c: f64) -> Var<'t> {
+        self.add_scalar(c)
+    }
+}
+
+impl<'t> Add<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c + x`, recorded as `add_scalar(c)`.
+    #[track_caller]
+    fn add(self, x: Var<'t>) -> Var<'t> {
+        x.add_scalar(self)
+    }
+}
+
+impl<'t> Sub<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `x − c`, recorded as `add_scalar(-c)`.
+    #[track_caller]
+    fn sub(self, c: f64) -> Var<'t> {
+        self.add_scalar(-c)
+    }
+}
+
+impl<'t> Sub<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c − x`, derived as `(−x) + c` (two nodes: `scale(-1)` then `add_scalar(c)`).
+    #[track_caller]
+    fn sub(self, x: Var<'t>) -> Var<'t> {
+        x.scale(-1.0).add_scalar(self)
+    }
+}
+
+/// Forward: `y = x + c`.
+pub(crate) fn forward(c: f64, x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x + c;
+    }
+}
+
+/// Backward: `dx += g`.
+pub(crate) fn backward(g: &[f64], dx: &mut [f64]) {
+    super::add::backward(g, dx);
+}

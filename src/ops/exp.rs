@@ -1,0 +1,24 @@
+//! `y = eˣ`, elementwise. dy/dx = eˣ = y: `dx += g ⊙ y` (using the saved output).
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// `eˣ`, elementwise.
+    #[track_caller]
+    pub fn exp(self) -> Var<'t> {
+        self.unary(Op::Exp)
+    }
+}
+
+/// Forward: `y = eˣ`.
+pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x.exp();
+    }
+}
+
+/// Backward: `dx += g ⊙ y`.
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
+    super::mul::backward(g, y, dx);
+}

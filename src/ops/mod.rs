@@ -1,0 +1,446 @@
+//! Every op: its forward value and its local gradient, side by side, one file per op.
+//!
+//! Each file `ops/<op>.rs` holds the method (or operator) that records the op on a tape, a
+//! `forward` kernel that computes its value, and a `backward` kernel that adds
+//! `upstream × local derivative` into each input's gradient. The doc comment at the top of each file
+//! states the function and its derivative. This module holds the closed [`Op`] enum and the two
+//! dispatch `match`es; because the enum is closed, adding a variant without a backward rule does not
+//! compile. `docs/chain-rule.md` derives every rule in the order below.
+//!
+//! Ops made of other ops (`-x`, `c - x`, `c / x`) have no rule of their own.
+
+use std::fmt;
+
+use crate::tape::{fail, Node, Var};
+
+pub(crate) mod add;
+pub(crate) mod add_row;
+pub(crate) mod add_scalar;
+pub(crate) mod bce;
+pub(crate) mod detach;
+pub(crate) mod div;
+pub(crate) mod exp;
+pub(crate) mod log;
+pub(crate) mod matmul;
+pub(crate) mod mean;
+pub(crate) mod mse;
+pub(crate) mod mul;
+pub(crate) mod powf;
+pub(crate) mod relu;
+pub(crate) mod scale;
+pub(crate) mod sigmoid;
+pub(crate) mod square;
+pub(crate) mod sse;
+pub(crate) mod sub;
+pub(crate) mod sum;
+pub(crate) mod tanh;
+pub(crate) mod transpose;
+
+pub use bce::DEFAULT_EPS as BCE_EPS;
+
+/// What a node computes. Leaves are [`Op::Param`] and [`Op::Input`]; every other variant is an op
+/// with a forward rule and a backward rule in `src/ops/<name>.rs`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// A trainable leaf ([`Tape::param`](crate::Tape::param)): backward computes its gradient.
+    Param,
+    /// A leaf that is not trained ([`Tape::input`](crate::Tape::input)): data, targets, constants.
+    Input,
+    /// `a + b`, same shapes.
+    Add,
+    /// `a − b`, same shapes.
+    Sub,
+    /// `a ⊙ b`, elementwise.
+    Mul,
+    /// `a ⊘ b`, elementwise.
+    Div,
+    /// `c · x` for a constant `c` (also `-x` with `c = −1`, and `x / c` with `1/c`).
+    Scale(f64),
+    /// `x + c` for a constant `c`.
+    AddScalar(f64),
+    /// `A · B`, the matrix product.
+    MatMul,
+    /// `xᵀ`.
+    Transpose,
+    /// `X + b` with the 1×n row `b` added to every row of the m×n `X` (the bias broadcast).
+    AddRow,
+    /// Sum of all entries, of each row, or of each column.
+    Sum(Reduce),
+    /// Mean of all entries, of each row, or of each column.
+    Mean(Reduce),
+    /// `eˣ`, elementwise.
+    Exp,
+    /// `ln x`, elementwise.
+    Log,
+    /// `xᵖ` for a constant `p`, elementwise.
+    Powf(f64),
+    /// `x²`, elementwise.
+    Square,
+    /// `σ(x) = 1 / (1 + e⁻ˣ)`, elementwise.
+    Sigmoid,
+    /// `max(x, 0)`, elementwise.
+    Relu,
+    /// `tanh x`, elementwise.
+    Tanh,
+    /// `x` itself, with no gradient flowing back through it.
+    Detach,
+    /// Mean squared error `(1/n) Σ (p − y)²` of a prediction `p` and a target `y`.
+    Mse,
+    /// Sum of squared errors `Σ (p − y)²`.
+    Sse,
+    /// Binary cross-entropy (log-loss) with predictions clipped to `[eps, 1 − eps]`.
+    Bce(f64),
+}
+
+/// Which entries a [`Op::Sum`] or [`Op::Mean`] reduces together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    /// All entries: m×n → 1×1.
+    All,
+    /// Each row's entries: m×n → m×1.
+    Rows,
+    /// Each column's entries: m×n → 1×n.
+    Cols,
+}
+
+impl Op {
+    /// The op's name as the method that records it: `"matmul"`, `"sigmoid"`, `"row_sums"`…
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Param => "param",
+            Op::Input => "input",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+            Op::Scale(_) => "scale",
+            Op::AddScalar(_) => "add_scalar",
+            Op::MatMul => "matmul",
+            Op::Transpose => "transpose",
+            Op::AddRow => "add_row",
+            Op::Sum(Reduce::All) => "sum",
+            Op::Sum(Reduce::Rows) => "row_sums",
+            Op::Sum(Reduce::Cols) => "col_sums",
+            Op::Mean(Reduce::All) => "mean",
+            Op::Mean(Reduce::Rows) => "row_means",
+            Op::Mean(Reduce::Cols) => "col_means",
+            Op::Exp => "exp",
+            Op::Log => "log",
+            Op::Powf(_) => "powf",
+            Op::Square => "square",
+            Op::Sigmoid => "sigmoid",
+            Op::Relu => "relu",
+            Op::Tanh => "tanh",
+            Op::Detach => "detach",
+            Op::Mse => "mse",
+            Op::Sse => "sse",
+            Op::Bce(_) => "bce",
+        }
+    }
+
+    /// Whether this is a leaf (a parameter or an input), which has no inputs and no rule.
+    pub fn is_leaf(self) -> bool {
+        matches!(self, Op::Param | Op::Input)
+    }
+}
+
+impl fmt::Display for Op {
+    /// The name, with the constant for ops that carry one: `scale(2)`, `powf(0.5)`, `bce(1e-7)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Scale(c) | Op::AddScalar(c) | Op::Powf(c) | Op::Bce(c) => {
+                write!(f, "{}({c})", self.name())
+            }
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+/// An input's value and shape, as the forward kernels see it.
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a> {
+    pub(crate) value: &'a [f64],
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+}
+
+/// The forward dispatch: computes `op`'s value from its inputs into `out`.
+pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
+    match op {
+        Op::Param | Op::Input => unreachable!("leaves are written by the tape, not computed"),
+        Op::Add => add::forward(x[0].value, x[1].value, out),
+        Op::Sub => sub::forward(x[0].value, x[1].value, out),
+        Op::Mul => mul::forward(x[0].value, x[1].value, out),
+        Op::Div => div::forward(x[0].value, x[1].value, out),
+        Op::Scale(c) => scale::forward(c, x[0].value, out),
+        Op::AddScalar(c) => add_scalar::forward(c, x[0].value, out),
+        Op::MatMul => matmul::forward(
+            x[0].value,
+            x[1].value,
+            (x[0].rows, x[0].cols, x[1].cols),
+            out,
+        ),
+        Op::Transpose => transpose::forward(x[0].value, x[0].rows, x[0].cols, out),
+        Op::AddRow => add_row::forward(x[0].value, x[1].value, out),
+        Op::Sum(axis) => sum::forward(axis, x[0].value, x[0].cols, out),
+        Op::Mean(axis) => mean::forward(axis, x[0].value, x[0].cols, out),
+        Op::Exp => exp::forward(x[0].value, out),
+        Op::Log => log::forward(x[0].value, out),
+        Op::Powf(p) => powf::forward(p, x[0].value, out),
+        Op::Square => square::forward(x[0].value, out),
+        Op::Sigmoid => sigmoid::forward(x[0].value, out),
+        Op::Relu => relu::forward(x[0].value, out),
+        Op::Tanh => tanh::forward(x[0].value, out),
+        Op::Detach => out.copy_from_slice(x[0].value),
+        Op::Mse => out[0] = mse::forward(x[0].value, x[1].value),
+        Op::Sse => out[0] = sse::forward(x[0].value, x[1].value),
+        Op::Bce(eps) => out[0] = bce::forward(eps, x[0].value, x[1].value),
+    }
+}
+
+/// The backward dispatch: adds `upstream × local derivative` into each input's gradient.
+///
+/// `g` is dL/d(this node); inputs that no parameter flows into get nothing (`cx.grad(i)` is `None`).
+pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
+    let g = cx.upstream;
+    match op {
+        Op::Param | Op::Input | Op::Detach => {}
+        Op::Add => {
+            if let Some(da) = cx.grad(0) {
+                add::backward(g, da);
+            }
+            if let Some(db) = cx.grad(1) {
+                add::backward(g, db);
+            }
+        }
+        Op::Sub => {
+            if let Some(da) = cx.grad(0) {
+                sub::backward_lhs(g, da);
+            }
+            if let Some(db) = cx.grad(1) {
+                sub::backward_rhs(g, db);
+            }
+        }
+        Op::Mul => {
+            let (a, b) = (cx.input(0), cx.input(1));
+            if let Some(da) = cx.grad(0) {
+                mul::backward(g, b, da);
+            }
+            if let Some(db) = cx.grad(1) {
+                mul::backward(g, a, db);
+            }
+        }
+        Op::Div => {
+            let (b, y) = (cx.input(1), cx.output());
+            if let Some(da) = cx.grad(0) {
+                div::backward_lhs(g, b, da);
+            }
+            if let Some(db) = cx.grad(1) {
+                div::backward_rhs(g, b, y, db);
+            }
+        }
+        Op::Scale(c) => {
+            if let Some(dx) = cx.grad(0) {
+                scale::backward(c, g, dx);
+            }
+        }
+        Op::AddScalar(_) => {
+            if let Some(dx) = cx.grad(0) {
+                add_scalar::backward(g, dx);
+            }
+        }
+        Op::MatMul => {
+            let (a, b) = (cx.input(0), cx.input(1));
+            let (m, k) = cx.input_shape(0);
+            let n = cx.input_shape(1).1;
+            if let Some(da) = cx.grad(0) {
+                matmul::backward_lhs(g, b, (m, k, n), da);
+            }
+            if let Some(db) = cx.grad(1) {
+                matmul::backward_rhs(a, g, (m, k, n), db);
+            }
+        }
+        Op::Transpose => {
+            let (rows, cols) = cx.input_shape(0);
+            if let Some(dx) = cx.grad(0) {
+                transpose::backward(g, rows, cols, dx);
+            }
+        }
+        Op::AddRow => {
+            let cols = cx.input_shape(1).1;
+            if let Some(dx) = cx.grad(0) {
+                add_row::backward_matrix(g, dx);
+            }
+            if let Some(db) = cx.grad(1) {
+                add_row::backward_bias(g, cols, db);
+            }
+        }
+        Op::Sum(axis) => {
+            let cols = cx.input_shape(0).1;
+            if let Some(dx) = cx.grad(0) {
+                sum::backward(axis, g, cols, dx);
+            }
+        }
+        Op::Mean(axis) => {
+            let cols = cx.input_shape(0).1;
+            if let Some(dx) = cx.grad(0) {
+                mean::backward(axis, g, cols, dx);
+            }
+        }
+        Op::Exp => {
+            let y = cx.output();
+            if let Some(dx) = cx.grad(0) {
+                exp::backward(g, y, dx);
+            }
+        }
+        Op::Log => {
+            let x = cx.input(0);
+            if let Some(dx) = cx.grad(0) {
+                log::backward(g, x, dx);
+            }
+        }
+        Op::Powf(p) => {
+            let x = cx.input(0);
+            if let Some(dx) = cx.grad(0) {
+                powf::backward(p, g, x, dx);
+            }
+        }
+        Op::Square => {
+            let x = cx.input(0);
+            if let Some(dx) = cx.grad(0) {
+                square::backward(g, x, dx);
+            }
+        }
+        Op::Sigmoid => {
+            let y = cx.output();
+            if let Some(dx) = cx.grad(0) {
+                sigmoid::backward(g, y, dx);
+            }
+        }
+        Op::Relu => {
+            let y = cx.output();
+            if let Some(dx) = cx.grad(0) {
+                relu::backward(g, y, dx);
+            }
+        }
+        Op::Tanh => {
+            let y = cx.output();
+            if let Some(dx) = cx.grad(0) {
+                tanh::backward(g, y, dx);
+            }
+        }
+        Op::Mse => {
+            let (p, y) = (cx.input(0), cx.input(1));
+            if let Some(dp) = cx.grad(0) {
+                mse::backward_prediction(g[0], p, y, dp);
+            }
+            if let Some(dy) = cx.grad(1) {
+                mse::backward_target(g[0], p, y, dy);
+            }
+        }
+        Op::Sse => {
+            let (p, y) = (cx.input(0), cx.input(1));
+            if let Some(dp) = cx.grad(0) {
+                sse::backward_prediction(g[0], p, y, dp);
+            }
+            if let Some(dy) = cx.grad(1) {
+                sse::backward_target(g[0], p, y, dy);
+            }
+        }
+        Op::Bce(eps) => {
+            let (p, y) = (cx.input(0), cx.input(1));
+            if let Some(dp) = cx.grad(0) {
+                bce::backward_prediction(eps, g[0], p, y, dp);
+            }
+            if let Some(dy) = cx.grad(1) {
+                bce::backward_target(eps, g[0], p, dy);
+            }
+        }
+    }
+}
+
+/// What a backward rule may read (values, shapes, the upstream gradient) and write (the inputs'
+/// gradients) for one node during the reverse sweep.
+pub(crate) struct Backward<'a> {
+    node: &'a Node,
+    nodes: &'a [Node],
+    values: &'a [f64],
+    /// The gradients of every node recorded before this one.
+    grads: &'a mut [f64],
+    /// dL/d(this node).
+    pub(crate) upstream: &'a [f64],
+}
+
+impl<'a> Backward<'a> {
+    pub(crate) fn new(
+        node: &'a Node,
+        nodes: &'a [Node],
+        values: &'a [f64],
+        grads: &'a mut [f64],
+        upstream: &'a [f64],
+    ) -> Self {
+        Backward {
+            node,
+            nodes,
+            values,
+            grads,
+            upstream,
+        }
+    }
+
+    fn input_node(&self, i: usize) -> &'a Node {
+        &self.nodes[self.node.inputs[i].index()]
+    }
+
+    /// The value of input `i`.
+    pub(crate) fn input(&self, i: usize) -> &'a [f64] {
+        &self.values[self.input_node(i).range()]
+    }
+
+    /// `(rows, cols)` of input `i`.
+    pub(crate) fn input_shape(&self, i: usize) -> (usize, usize) {
+        let n = self.input_node(i);
+        (n.rows, n.cols)
+    }
+
+    /// This node's own (saved) output value.
+    pub(crate) fn output(&self) -> &'a [f64] {
+        &self.values[self.node.range()]
+    }
+
+    /// Input `i`'s gradient, to add into; `None` when no parameter flows into that input.
+    pub(crate) fn grad(&mut self, i: usize) -> Option<&mut [f64]> {
+        let n = self.input_node(i);
+        n.requires_grad.then(|| &mut self.grads[n.range()])
+    }
+}
+
+impl<'t> Var<'t> {
+    /// Records an elementwise op whose output has this node's shape.
+    #[track_caller]
+    pub(crate) fn unary(self, op: Op) -> Var<'t> {
+        let (rows, cols) = self.shape();
+        self.tape.record(op, &[self], rows, cols)
+    }
+
+    /// Records an op of two same-shaped operands whose output has that shape too.
+    #[track_caller]
+    pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
+        let (rows, cols) = same_shape(op.name(), self, other);
+        self.tape.record(op, &[self, other], rows, cols)
+    }
+}
+
+/// Panics unless `a` and `b` share a tape and a shape; returns that shape.
+#[track_caller]
+pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
+    a.tape.check_owner(op, b);
+    let ((ar, ac), (br, bc)) = (a.shape(), b.shape());
+    if (ar, ac) != (br, bc) {
+        fail(format_args!(
+            "{op}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",
+            a.id, b.id
+        ));
+    }
+    (ar, ac)
+}

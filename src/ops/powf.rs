@@ -1,0 +1,26 @@
+//! `y = xᵖ` for a constant `p`, elementwise. dy/dx = p·xᵖ⁻¹: `dx += g ⊙ p·xᵖ⁻¹`.
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// `xᵖ` for a constant exponent `p`, elementwise (`f64::powf`: NaN for x < 0 and fractional p).
+    #[track_caller]
+    pub fn powf(self, p: f64) -> Var<'t> {
+        self.unary(Op::Powf(p))
+    }
+}
+
+/// Forward: `y = xᵖ`.
+pub(crate) fn forward(p: f64, x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x.powf(p);
+    }
+}
+
+/// Backward: `dx += g ⊙ p·xᵖ⁻¹`.
+pub(crate) fn backward(p: f64, g: &[f64], x: &[f64], dx: &mut [f64]) {
+    for ((dx, g), x) in dx.iter_mut().zip(g).zip(x) {
+        *dx += g * p * x.powf(p - 1.0);
+    }
+}

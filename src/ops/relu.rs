@@ -1,0 +1,29 @@
+//! `y = max(x, 0)`, elementwise. dy/dx = 1 for x > 0, 0 otherwise (at the kink x = 0 we take 0,
+//! as PyTorch does): `dx += g ⊙ [y > 0]`, using the saved output (y > 0 exactly when x > 0).
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// The rectifier `max(x, 0)`, elementwise.
+    #[track_caller]
+    pub fn relu(self) -> Var<'t> {
+        self.unary(Op::Relu)
+    }
+}
+
+/// Forward: `y = max(x, 0)` (NaN stays NaN).
+pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = if x > 0.0 || x.is_nan() { x } else { 0.0 };
+    }
+}
+
+/// Backward: `dx += g ⊙ [y > 0]`.
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
+    for ((dx, g), y) in dx.iter_mut().zip(g).zip(y) {
+        if *y > 0.0 {
+            *dx += g;
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! `y = c · x` for a constant `c`. ∂y/∂x = c: `dx += c · g`.
+//!
+//! Also what `-x` (`c = −1`), `x * 2.0`, `2.0 * x` and `x / 2.0` (`c = 1/2`) record. Derived:
+//! `c / x` is `c · x⁻¹` ([`powf`](super::powf) then scale), with no rule of its own.
+
+use std::ops::{Div, Mul, Neg};
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// `c · x`, every entry multiplied by the constant `c`.
+    #[track_caller]
+    pub fn scale(self, c: f64) -> Var<'t> {
+        self.unary(Op::Scale(c))
+    }
+}
+
+impl<'t> Neg for Var<'t> {
+    type Output = Var<'t>;
+    /// `−x`, recorded as `scale(-1)`.
+    #[track_caller]
+    fn neg(self) -> Var<'t> {
+        self.scale(-1.0)
+    }
+}
+
+impl<'t> Mul<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `x · c`, recorded as `scale(c)`.
+    #[track_caller]
+    fn mul(self, c: f64) -> Var<'t> {
+        self.scale(c)
+    }
+}
+
+impl<'t> Mul<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c · x`, recorded as `scale(c)`.
+    #[track_caller]
+    fn mul(self, x: Var<'t>) -> Var<'t> {
+        x.scale(self)
+    }
+}
+
+impl<'t> Div<f64> for Var<'t> {
+    type Output = Var<'t>;
+    /// `x / c`, recorded as `scale(1/c)`.
+    #[track_caller]
+    fn div(self, c: f64) -> Var<'t> {
+        self.scale(1.0 / c)
+    }
+}
+
+impl<'t> Div<Var<'t>> for f64 {
+    type Output = Var<'t>;
+    /// `c / x`, elementwise: derived as `c · x⁻¹` (two nodes, `powf(-1)` then `scale(c)`).
+    #[track_caller]
+    fn div(self, x: Var<'t>) -> Var<'t> {
+        x.powf(-1.0).scale(self)
+    }
+}
+
+/// Forward: `y = c · x`.
+pub(crate) fn forward(c: f64, x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = c * x;
+    }
+}
+
+/// Backward: `dx += c · g`.
+pub(crate) fn backward(c: f64, g: &[f64], dx: &mut [f64]) {
+    for (dx, g) in dx.iter_mut().zip(g) {
+        *dx += c * g;
+    }
+}

@@ -1,0 +1,38 @@
+//! `y = σ(x) = 1 / (1 + e⁻ˣ)`, elementwise. dy/dx = σ(x)(1 − σ(x)) = y(1 − y):
+//! `dx += g ⊙ y ⊙ (1 − y)`, using the saved output (no exponential in the backward pass).
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// The logistic sigmoid `σ(x) = 1 / (1 + e⁻ˣ)`, elementwise.
+    #[track_caller]
+    pub fn sigmoid(self) -> Var<'t> {
+        self.unary(Op::Sigmoid)
+    }
+}
+
+/// `σ(x)`, computed without overflow: for x < 0, `eˣ / (1 + eˣ)` never forms `e⁻ˣ`.
+#[inline]
+pub(crate) fn sigma(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Forward: `y = σ(x)`.
+pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = sigma(*x);
+    }
+}
+
+/// Backward: `dx += g ⊙ y ⊙ (1 − y)`.
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
+    for ((dx, g), y) in dx.iter_mut().zip(g).zip(y) {
+        *dx += g * y * (1.0 - y);
+    }
+}

@@ -1,0 +1,27 @@
+//! `y = tanh x`, elementwise. dy/dx = 1 − tanh²x = 1 − y²: `dx += g ⊙ (1 − y²)`, using the saved
+//! output.
+
+use super::Op;
+use crate::tape::Var;
+
+impl<'t> Var<'t> {
+    /// The hyperbolic tangent, elementwise.
+    #[track_caller]
+    pub fn tanh(self) -> Var<'t> {
+        self.unary(Op::Tanh)
+    }
+}
+
+/// Forward: `y = tanh x`.
+pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x.tanh();
+    }
+}
+
+/// Backward: `dx += g ⊙ (1 − y²)`.
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
+    for ((dx, g), y) in dx.iter_mut().zip(g).zip(y) {
+        *dx += g * (1.0 - y * y);
+    }
+}

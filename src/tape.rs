@@ -1,0 +1,464 @@
+//! The tape: an arena that records every op as it runs (a Wengert list) and sweeps it in reverse.
+//!
+//! Three flat buffers hold everything: `nodes` (op, inputs, shape, offset), `values` and `grads`
+//! (one `f64` per entry of every node, at the node's offset). A node can only use nodes recorded
+//! before it, so the recording order is already a topological order: the backward pass is one loop
+//! from the output down to node 0, handing `upstream × local derivative` to each input with `+=`.
+//! [`Tape::reset`] clears the three buffers but keeps their capacity, so after the first step of a
+//! training loop, recording and differentiating a step of the same shape allocates nothing.
+
+use std::cell::{Ref, RefCell};
+use std::fmt;
+use std::panic::Location;
+
+use smallvec::SmallVec;
+
+use crate::grads::{Gradients, MatRef};
+use crate::matrix::Matrix;
+use crate::ops::{self, Backward, Op, Operand};
+
+/// The index of a node on its tape, in recording order. Printed as `n7`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub(crate) u32);
+
+impl NodeId {
+    /// The position of the node on the tape (0 for the first node recorded).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// One recorded op: what it was, what it read, and where its output lives in the value buffer.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub(crate) op: Op,
+    pub(crate) inputs: SmallVec<[NodeId; 2]>,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    pub(crate) offset: usize,
+    /// Whether any parameter flows into this node; backward does no work for nodes without one.
+    pub(crate) requires_grad: bool,
+}
+
+impl Node {
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.rows * self.cols
+    }
+}
+
+/// The tape's storage, behind the `RefCell` of [`Tape`].
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) values: Vec<f64>,
+    pub(crate) grads: Vec<f64>,
+    /// Nodes `0..grads_for` hold gradients from the last backward sweep; later ones have none.
+    pub(crate) grads_for: usize,
+}
+
+/// A recording of operations, and the reverse sweep that differentiates it.
+///
+/// Leaves go on with [`param`](Tape::param) (trainable: gradients are computed for it) or
+/// [`input`](Tape::input) (data and constants: no gradient work). Ops are methods and operators on
+/// the returned [`Var`] handles. [`backward`](Tape::backward) computes the gradient of a 1×1 output
+/// with respect to every node.
+///
+/// ```
+/// use chainrule::{Matrix, Tape};
+///
+/// let tape = Tape::new();
+/// let x = tape.input(&Matrix::from_rows(&[[1.0, 2.0]]));             // 1×2 data
+/// let w = tape.param(&Matrix::from_rows(&[[0.5], [-0.25]]));         // 2×1 weight
+/// let b = tape.param(&Matrix::scalar(0.1));                          // 1×1 bias
+/// let y = (x.matmul(w) + b).sigmoid();                               // σ(x·w + b), 1×1
+/// let grads = tape.backward(y);
+/// // dy/dw = σ'(z) · xᵀ with z = 0.5 − 0.5 + 0.1
+/// let s = 1.0 / (1.0 + (-0.1f64).exp());
+/// assert!((grads.wrt(w)[(1, 0)] - s * (1.0 - s) * 2.0).abs() < 1e-15);
+/// ```
+#[derive(Default)]
+pub struct Tape {
+    pub(crate) inner: RefCell<Inner>,
+}
+
+/// A position on a tape, taken with [`Tape::mark`] and returned to with [`Tape::truncate`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    nodes: usize,
+    values: usize,
+}
+
+/// A handle to one node of a [`Tape`]: a [`NodeId`] and a reference to the tape.
+///
+/// `Var` is `Copy`, so it reads like a number in formulas: `(x.matmul(w) + b).sigmoid()`,
+/// `2.0 * a * a + b`. Every op records a new node and returns its handle. A handle cannot outlive
+/// its tape, and mixing handles of two tapes in one op panics.
+#[derive(Clone, Copy)]
+pub struct Var<'t> {
+    pub(crate) id: NodeId,
+    pub(crate) tape: &'t Tape,
+}
+
+impl Tape {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty tape with room for `nodes` nodes and `values` `f64` entries before it reallocates.
+    pub fn with_capacity(nodes: usize, values: usize) -> Self {
+        let inner = Inner {
+            nodes: Vec::with_capacity(nodes),
+            values: Vec::with_capacity(values),
+            grads: Vec::with_capacity(values),
+            grads_for: 0,
+        };
+        Tape {
+            inner: RefCell::new(inner),
+        }
+    }
+
+    /// Records a trainable leaf holding a copy of `value`; backward computes its gradient.
+    pub fn param(&self, value: &Matrix) -> Var<'_> {
+        self.leaf(Op::Param, value.rows(), value.cols(), value.as_slice())
+    }
+
+    /// Records a trainable leaf from a row-major slice (no `Matrix` needed, nothing allocated).
+    #[track_caller]
+    pub fn param_slice(&self, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
+        check_len("param_slice", rows, cols, values);
+        self.leaf(Op::Param, rows, cols, values)
+    }
+
+    /// Records a trainable 1×1 leaf: the micrograd-style scalar `Value`.
+    pub fn scalar(&self, value: f64) -> Var<'_> {
+        self.leaf(Op::Param, 1, 1, &[value])
+    }
+
+    /// Records a leaf that is not trained (data, targets, constants): it gets no gradient work.
+    pub fn input(&self, value: &Matrix) -> Var<'_> {
+        self.leaf(Op::Input, value.rows(), value.cols(), value.as_slice())
+    }
+
+    /// Records a non-trained leaf from a row-major slice (nothing allocated).
+    #[track_caller]
+    pub fn input_slice(&self, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
+        check_len("input_slice", rows, cols, values);
+        self.leaf(Op::Input, rows, cols, values)
+    }
+
+    /// Records a non-trained 1×1 constant.
+    pub fn constant(&self, value: f64) -> Var<'_> {
+        self.leaf(Op::Input, 1, 1, &[value])
+    }
+
+    /// The handle of node `id`, e.g. a parameter recorded before a [`mark`](Tape::mark).
+    ///
+    /// # Panics
+    /// If the tape has no node `id`.
+    #[track_caller]
+    pub fn var(&self, id: NodeId) -> Var<'_> {
+        let len = self.len();
+        if id.index() >= len {
+            fail(format_args!(
+                "Tape::var: no node {id} on a tape of {len} nodes"
+            ));
+        }
+        Var { id, tape: self }
+    }
+
+    /// Number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of `f64` entries in the value buffer (the memory the recorded values take, / 8).
+    pub fn value_len(&self) -> usize {
+        self.inner.borrow().values.len()
+    }
+
+    /// Forgets every node, keeping the buffers' capacity: the next step records without allocating.
+    ///
+    /// Taking `&mut self` means no [`Var`] of this tape can still be alive: the borrow checker
+    /// rules out stale handles.
+    pub fn reset(&mut self) {
+        self.truncate(Mark {
+            nodes: 0,
+            values: 0,
+        });
+    }
+
+    /// The current end of the tape, to [`truncate`](Tape::truncate) back to later.
+    pub fn mark(&self) -> Mark {
+        let t = self.inner.borrow();
+        Mark {
+            nodes: t.nodes.len(),
+            values: t.values.len(),
+        }
+    }
+
+    /// Forgets every node recorded after `mark`, keeping the buffers' capacity. Nodes before the
+    /// mark (say, parameters recorded once) stay; get their handles back with [`Tape::var`].
+    pub fn truncate(&mut self, mark: Mark) {
+        let t = self.inner.get_mut();
+        t.nodes.truncate(mark.nodes);
+        t.values.truncate(mark.values);
+        t.grads.truncate(mark.values);
+        t.grads_for = t.grads_for.min(mark.nodes);
+    }
+
+    /// Runs the reverse sweep from a 1×1 `output` (a loss) and returns every gradient d`output`/d·.
+    ///
+    /// Gradients are recomputed from zero on each call, so calling it twice gives the same numbers.
+    /// Nodes that depend on no parameter get no gradient work (their gradient reads as zero).
+    ///
+    /// # Panics
+    /// If `output` is not 1×1 (reduce it with `.sum()` / `.mean()`, or seed it with
+    /// [`backward_with`](Tape::backward_with)), or belongs to another tape.
+    #[track_caller]
+    pub fn backward<'t>(&'t self, output: Var<'t>) -> Gradients<'t> {
+        self.check_owner("backward", output);
+        let (rows, cols) = output.shape();
+        if (rows, cols) != (1, 1) {
+            fail(format_args!(
+                "backward: the output {} ({}) is {rows}x{cols}, not a scalar; reduce it with \
+                 .sum() or .mean(), or call backward_with(out, seed) with a {rows}x{cols} seed",
+                output.id,
+                output.op()
+            ));
+        }
+        self.sweep(output.id, &[1.0]);
+        Gradients::new(self)
+    }
+
+    /// The vector–Jacobian product: backward from a non-scalar `output` with `seed` as dL/d`output`.
+    ///
+    /// # Panics
+    /// If `seed`'s shape differs from `output`'s, or `output` belongs to another tape.
+    #[track_caller]
+    pub fn backward_with<'t>(&'t self, output: Var<'t>, seed: &Matrix) -> Gradients<'t> {
+        self.check_owner("backward_with", output);
+        let (rows, cols) = output.shape();
+        if seed.shape() != (rows, cols) {
+            fail(format_args!(
+                "backward_with: the seed is {}x{} but the output {} is {rows}x{cols}",
+                seed.rows(),
+                seed.cols(),
+                output.id
+            ));
+        }
+        self.sweep(output.id, seed.as_slice());
+        Gradients::new(self)
+    }
+
+    /// The reverse sweep: seed the output's gradient, then walk the tape backwards once.
+    fn sweep(&self, output: NodeId, seed: &[f64]) {
+        let mut guard = self.inner.borrow_mut();
+        let t = &mut *guard;
+        let out = &t.nodes[output.index()];
+        let end = out.offset + seed.len();
+        t.grads.clear();
+        t.grads.resize(end, 0.0);
+        t.grads[out.offset..end].copy_from_slice(seed);
+        for node in t.nodes[..=output.index()].iter().rev() {
+            if !node.requires_grad || node.op.is_leaf() {
+                continue;
+            }
+            // Inputs always sit below the node's offset: split there to read the node's own
+            // gradient (the upstream) while writing its inputs' gradients.
+            let (below, rest) = t.grads.split_at_mut(node.offset);
+            let upstream = &rest[..node.rows * node.cols];
+            let mut cx = Backward::new(node, &t.nodes, &t.values, below, upstream);
+            ops::backward(node.op, &mut cx);
+        }
+        t.grads_for = output.index() + 1;
+    }
+
+    /// Appends a leaf node holding a copy of `values`.
+    fn leaf(&self, op: Op, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
+        let mut t = self.inner.borrow_mut();
+        let offset = t.values.len();
+        t.values.extend_from_slice(values);
+        let id = push_node(
+            &mut t.nodes,
+            op,
+            SmallVec::new(),
+            rows,
+            cols,
+            offset,
+            op == Op::Param,
+        );
+        Var { id, tape: self }
+    }
+
+    /// Appends an op node: computes its value from its inputs' values and records it.
+    pub(crate) fn record<'t>(
+        &'t self,
+        op: Op,
+        inputs: &[Var<'t>],
+        rows: usize,
+        cols: usize,
+    ) -> Var<'t> {
+        let mut guard = self.inner.borrow_mut();
+        let t = &mut *guard;
+        let offset = t.values.len();
+        t.values.resize(offset + rows * cols, 0.0);
+        let (before, out) = t.values.split_at_mut(offset);
+        let operands: SmallVec<[Operand<'_>; 2]> = inputs
+            .iter()
+            .map(|v| {
+                let n = &t.nodes[v.id.index()];
+                Operand {
+                    value: &before[n.range()],
+                    rows: n.rows,
+                    cols: n.cols,
+                }
+            })
+            .collect();
+        ops::forward(op, &operands, out);
+        let requires_grad =
+            op != Op::Detach && inputs.iter().any(|v| t.nodes[v.id.index()].requires_grad);
+        let ids = inputs.iter().map(|v| v.id).collect();
+        let id = push_node(&mut t.nodes, op, ids, rows, cols, offset, requires_grad);
+        Var { id, tape: self }
+    }
+
+    /// Panics unless `v` is a handle of this tape.
+    #[track_caller]
+    pub(crate) fn check_owner(&self, op: &str, v: Var<'_>) {
+        if !std::ptr::eq(self, v.tape) {
+            fail(format_args!("{op}: {} belongs to another tape", v.id));
+        }
+    }
+
+    pub(crate) fn node(&self, id: NodeId) -> Ref<'_, Node> {
+        Ref::map(self.inner.borrow(), |t| &t.nodes[id.index()])
+    }
+}
+
+fn push_node(
+    nodes: &mut Vec<Node>,
+    op: Op,
+    inputs: SmallVec<[NodeId; 2]>,
+    rows: usize,
+    cols: usize,
+    offset: usize,
+    requires_grad: bool,
+) -> NodeId {
+    let id = NodeId(u32::try_from(nodes.len()).expect("a tape holds at most 2^32 nodes"));
+    nodes.push(Node {
+        op,
+        inputs,
+        rows,
+        cols,
+        offset,
+        requires_grad,
+    });
+    id
+}
+
+#[track_caller]
+fn check_len(what: &str, rows: usize, cols: usize, values: &[f64]) {
+    if values.len() != rows * cols {
+        fail(format_args!(
+            "{what}: {} values cannot fill a {rows}x{cols} matrix",
+            values.len()
+        ));
+    }
+}
+
+/// Panics with `msg` followed by the caller's location: `matmul: ... (at examples/x.rs:12)`.
+///
+/// Every op method is `#[track_caller]`, so the location is the user's line that recorded the op.
+#[track_caller]
+pub(crate) fn fail(msg: fmt::Arguments<'_>) -> ! {
+    let at = Location::caller();
+    panic!("{msg} (at {}:{})", at.file(), at.line())
+}
+
+impl<'t> Var<'t> {
+    /// The node this handle points to.
+    pub fn id(self) -> NodeId {
+        self.id
+    }
+
+    /// The tape this handle belongs to.
+    pub fn tape(self) -> &'t Tape {
+        self.tape
+    }
+
+    /// `(rows, cols)` of the node's value.
+    pub fn shape(self) -> (usize, usize) {
+        let n = self.tape.node(self.id);
+        (n.rows, n.cols)
+    }
+
+    /// The op that produced this node.
+    pub fn op(self) -> Op {
+        self.tape.node(self.id).op
+    }
+
+    /// Whether a parameter flows into this node (so backward computes its gradient).
+    pub fn requires_grad(self) -> bool {
+        self.tape.node(self.id).requires_grad
+    }
+
+    /// A copy of the node's value.
+    pub fn value(self) -> Matrix {
+        self.value_ref().to_matrix()
+    }
+
+    /// A view of the node's value, without copying. Drop it before recording more ops.
+    pub fn value_ref(self) -> MatRef<'t> {
+        let t = self.tape.inner.borrow();
+        let n = &t.nodes[self.id.index()];
+        let (rows, cols, range) = (n.rows, n.cols, n.range());
+        MatRef::new(Ref::map(t, |t| &t.values[range]), rows, cols)
+    }
+
+    /// The value of a 1×1 node.
+    ///
+    /// # Panics
+    /// If the node is not 1×1.
+    #[track_caller]
+    pub fn item(self) -> f64 {
+        let t = self.tape.inner.borrow();
+        let n = &t.nodes[self.id.index()];
+        if n.rows * n.cols != 1 {
+            fail(format_args!(
+                "item: {} ({}) is {}x{}, not 1x1",
+                self.id, n.op, n.rows, n.cols
+            ));
+        }
+        t.values[n.offset]
+    }
+
+    /// A copy of this node's gradient from the last backward sweep, or `None` if no sweep has
+    /// reached it (none ran, or the node was recorded after the output it started from).
+    pub fn grad(self) -> Option<Matrix> {
+        let t = self.tape.inner.borrow();
+        if self.id.index() >= t.grads_for {
+            return None;
+        }
+        let n = &t.nodes[self.id.index()];
+        Some(Matrix::new(n.rows, n.cols, t.grads[n.range()].to_vec()))
+    }
+}
+
+impl fmt::Debug for Var<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.tape.node(self.id);
+        write!(f, "Var({} = {} {}x{})", self.id, n.op, n.rows, n.cols)
+    }
+}

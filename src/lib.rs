@@ -34,3 +34,8 @@ pub use grads::{Gradients, MatRef};
 pub use matrix::Matrix;
 pub use ops::{Op, Reduce};
 pub use tape::{Mark, NodeId, Tape, Var};
+
+/// The README's examples, run as doc tests so they cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,101 @@
+//! The arena's promise: after the first training step, recording and differentiating a step of
+//! the same shape performs no heap allocation. A counting global allocator proves it.
+//!
+//! This file holds one test on purpose: the allocator counts the whole process, and a second test
+//! running on another thread would add its own allocations to the count.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chainrule::{Matrix, Tape};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+/// The lab's 2-4-4-1 network with bias, sigmoid everywhere.
+struct Net {
+    layers: Vec<(Matrix, Matrix)>,
+}
+
+/// One per-sample SGD step: record the parameters, forward, MSE, backward, update. Returns the loss.
+fn step(tape: &mut Tape, net: &mut Net, x: &[f64], y: f64, lr: f64) -> f64 {
+    tape.reset();
+    let tape: &Tape = tape;
+    let mut params = [(tape.scalar(0.0), tape.scalar(0.0)); 3];
+    let mut a = tape.input_slice(1, 2, x);
+    for (param, (w, b)) in params.iter_mut().zip(&net.layers) {
+        *param = (tape.param(w), tape.param(b));
+        a = (a.matmul(param.0) + param.1).sigmoid();
+    }
+    let loss = a.mse(tape.input_slice(1, 1, &[y]));
+    let grads = tape.backward(loss);
+    for ((w_var, b_var), (w, b)) in params.iter().zip(&mut net.layers) {
+        for (w, g) in w.as_mut_slice().iter_mut().zip(grads.wrt(*w_var).iter()) {
+            *w -= lr * g;
+        }
+        for (b, g) in b.as_mut_slice().iter_mut().zip(grads.wrt(*b_var).iter()) {
+            *b -= lr * g;
+        }
+    }
+    loss.item()
+}
+
+#[test]
+fn a_training_step_allocates_nothing_after_the_first() {
+    // The counter counts: a Vec must register.
+    let before = allocations();
+    let v: Vec<u64> = Vec::with_capacity(3);
+    assert!(allocations() > before);
+    drop(v);
+
+    let init = |r, c, k: f64| Matrix::from_fn(r, c, |i, j| ((i * c + j) as f64 + k).sin() * 0.5);
+    let mut net = Net {
+        layers: vec![
+            (init(2, 4, 0.1), init(1, 4, 0.2)),
+            (init(4, 4, 0.3), init(1, 4, 0.4)),
+            (init(4, 1, 0.5), init(1, 1, 0.6)),
+        ],
+    };
+    let data = [
+        ([0.1, 0.9], 1.0),
+        ([0.8, 0.3], 0.0),
+        ([0.5, 0.6], 1.0),
+        ([0.7, 0.2], 0.0),
+    ];
+    let mut tape = Tape::new();
+
+    let first_loss = step(&mut tape, &mut net, &data[0].0, data[0].1, 0.5); // warm-up: buffers grow here
+    let before = allocations();
+    let mut last_loss = 0.0;
+    for epoch in 0..50 {
+        for (x, y) in &data {
+            last_loss = step(&mut tape, &mut net, x, *y, 0.5);
+        }
+        assert_eq!(allocations(), before, "allocations during epoch {epoch}");
+    }
+    // The steps did real work: the loss moved.
+    assert!(first_loss.is_finite() && last_loss.is_finite() && last_loss != first_loss);
+}

@@ -1,0 +1,244 @@
+//! Every op's gradient against central finite differences, on 20 seeded random shapes and values
+//! each. Tolerances: `common::EPS` and `common::TOL` (with the reason there).
+
+mod common;
+
+use chainrule::{gradcheck, Matrix, Var};
+use common::{away_from_zero, project, rng, shape, uniform, CASES, EPS, TOL};
+use rand::rngs::StdRng;
+use rand::RngExt;
+
+/// Runs `gradcheck` of `f` on `CASES` seeded input sets made by `make`, panicking with the op's
+/// name, the seed and the worst entry on the first failure.
+fn check_op<M, F>(name: &str, make: M, f: F)
+where
+    M: Fn(&mut StdRng) -> Vec<Matrix>,
+    F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
+{
+    for seed in 0..CASES {
+        let inputs = make(&mut rng(seed));
+        if let Err(e) = gradcheck(&f, &inputs, EPS, TOL) {
+            let shapes: Vec<_> = inputs.iter().map(Matrix::shape).collect();
+            panic!("{name}, seed {seed}, input shapes {shapes:?}: {e}");
+        }
+    }
+}
+
+/// Two matrices of one random shape, entries in [-2, 2).
+fn two_same(rng: &mut StdRng) -> Vec<Matrix> {
+    let (r, c) = shape(rng);
+    vec![uniform(rng, r, c, -2.0, 2.0), uniform(rng, r, c, -2.0, 2.0)]
+}
+
+/// One matrix of a random shape, entries in [lo, hi).
+fn one(lo: f64, hi: f64) -> impl Fn(&mut StdRng) -> Vec<Matrix> {
+    move |rng| {
+        let (r, c) = shape(rng);
+        vec![uniform(rng, r, c, lo, hi)]
+    }
+}
+
+#[test]
+fn add_gradient_matches_finite_differences() {
+    check_op("add", two_same, |v| project(v[0] + v[1]));
+}
+
+#[test]
+fn sub_gradient_matches_finite_differences() {
+    check_op("sub", two_same, |v| project(v[0] - v[1]));
+}
+
+#[test]
+fn mul_gradient_matches_finite_differences() {
+    check_op("mul", two_same, |v| project(v[0] * v[1]));
+}
+
+#[test]
+fn div_gradient_matches_finite_differences() {
+    check_op(
+        "div",
+        |rng| {
+            let (r, c) = shape(rng);
+            vec![
+                uniform(rng, r, c, -2.0, 2.0),
+                away_from_zero(rng, r, c, 0.5, 2.0),
+            ]
+        },
+        |v| project(v[0] / v[1]),
+    );
+}
+
+#[test]
+fn scalar_arithmetic_gradients_match_finite_differences() {
+    // scale, add_scalar, and the derived -x, c - x, c / x, x / c.
+    check_op("scale", one(-2.0, 2.0), |v| project(2.5 * v[0]));
+    check_op("add_scalar", one(-2.0, 2.0), |v| project(v[0] + 1.5));
+    check_op("neg", one(-2.0, 2.0), |v| project(-v[0]));
+    check_op("c - x", one(-2.0, 2.0), |v| project(3.0 - v[0]));
+    check_op("x / c", one(-2.0, 2.0), |v| project(v[0] / 4.0));
+    check_op(
+        "c / x",
+        |rng| {
+            let (r, c) = shape(rng);
+            vec![away_from_zero(rng, r, c, 0.5, 2.0)]
+        },
+        |v| project(3.0 / v[0]),
+    );
+}
+
+#[test]
+fn matmul_gradient_matches_finite_differences_for_non_square_shapes() {
+    check_op(
+        "matmul",
+        |rng| {
+            let (m, k, n) = (
+                rng.random_range(1..=6),
+                rng.random_range(1..=6),
+                rng.random_range(1..=6),
+            );
+            vec![uniform(rng, m, k, -2.0, 2.0), uniform(rng, k, n, -2.0, 2.0)]
+        },
+        |v| project(v[0].matmul(v[1])),
+    );
+}
+
+#[test]
+fn matmul_gradient_matches_finite_differences_through_the_gemm_path() {
+    // 20x17x15 = 5100 multiply-adds, above kernels::SMALL_GEMM, so matrixmultiply runs.
+    check_op(
+        "matmul (gemm)",
+        |rng| {
+            vec![
+                uniform(rng, 20, 17, -1.0, 1.0),
+                uniform(rng, 17, 15, -1.0, 1.0),
+            ]
+        },
+        |v| project(v[0].matmul(v[1])),
+    );
+}
+
+#[test]
+fn transpose_gradient_matches_finite_differences() {
+    check_op("transpose", one(-2.0, 2.0), |v| project(v[0].t()));
+}
+
+#[test]
+fn bias_broadcast_gradient_matches_finite_differences() {
+    let matrix_and_row = |rng: &mut StdRng| {
+        let (r, c) = shape(rng);
+        vec![uniform(rng, r, c, -2.0, 2.0), uniform(rng, 1, c, -2.0, 2.0)]
+    };
+    check_op("add_row", matrix_and_row, |v| project(v[0].add_row(v[1])));
+    check_op("matrix + row", matrix_and_row, |v| project(v[0] + v[1]));
+    check_op("row + matrix", matrix_and_row, |v| project(v[1] + v[0]));
+}
+
+#[test]
+fn reduction_gradients_match_finite_differences() {
+    check_op("sum", one(-2.0, 2.0), |v| v[0].sum() * v[0].sum());
+    check_op("row_sums", one(-2.0, 2.0), |v| project(v[0].row_sums()));
+    check_op("col_sums", one(-2.0, 2.0), |v| project(v[0].col_sums()));
+    check_op("mean", one(-2.0, 2.0), |v| v[0].mean() * v[0].mean());
+    check_op("row_means", one(-2.0, 2.0), |v| project(v[0].row_means()));
+    check_op("col_means", one(-2.0, 2.0), |v| project(v[0].col_means()));
+}
+
+#[test]
+fn exp_gradient_matches_finite_differences() {
+    check_op("exp", one(-2.0, 2.0), |v| project(v[0].exp()));
+}
+
+#[test]
+fn log_gradient_matches_finite_differences() {
+    check_op("log", one(0.2, 3.0), |v| project(v[0].log()));
+}
+
+#[test]
+fn powf_gradient_matches_finite_differences() {
+    for p in [-1.5, 0.5, 2.0, 3.0] {
+        check_op("powf", one(0.3, 2.0), move |v| project(v[0].powf(p)));
+    }
+}
+
+#[test]
+fn square_gradient_matches_finite_differences() {
+    check_op("square", one(-2.0, 2.0), |v| project(v[0].square()));
+}
+
+#[test]
+fn sigmoid_gradient_matches_finite_differences() {
+    check_op("sigmoid", one(-6.0, 6.0), |v| project(v[0].sigmoid()));
+}
+
+#[test]
+fn relu_gradient_matches_finite_differences_away_from_its_kink() {
+    // |x| ≥ 0.1 ≫ EPS: the central difference never straddles the kink at 0.
+    check_op(
+        "relu",
+        |rng| {
+            let (r, c) = shape(rng);
+            vec![away_from_zero(rng, r, c, 0.1, 2.0)]
+        },
+        |v| project(v[0].relu()),
+    );
+}
+
+#[test]
+fn tanh_gradient_matches_finite_differences() {
+    check_op("tanh", one(-3.0, 3.0), |v| project(v[0].tanh()));
+}
+
+#[test]
+fn mse_and_sse_gradients_match_finite_differences_in_both_arguments() {
+    check_op("mse", two_same, |v| v[0].mse(v[1]));
+    check_op("sse", two_same, |v| v[0].sse(v[1]));
+}
+
+#[test]
+fn bce_gradient_matches_finite_differences_inside_the_clip() {
+    // Predictions in (0.05, 0.95): far inside [1e-7, 1 - 1e-7]. Targets soft, so d/dy is checked too.
+    check_op(
+        "bce",
+        |rng| {
+            let (r, c) = shape(rng);
+            vec![uniform(rng, r, c, 0.05, 0.95), uniform(rng, r, c, 0.0, 1.0)]
+        },
+        |v| v[0].bce(v[1]),
+    );
+}
+
+#[test]
+fn a_layer_with_fan_out_matches_finite_differences() {
+    // The same input feeds two branches and the weight is used twice.
+    check_op(
+        "fan-out layer",
+        |rng| {
+            let (m, k) = shape(rng);
+            vec![
+                uniform(rng, m, k, -1.0, 1.0),
+                uniform(rng, k, k, -1.0, 1.0),
+                uniform(rng, 1, k, -1.0, 1.0),
+            ]
+        },
+        |v| {
+            let h = (v[0].matmul(v[1]) + v[2]).tanh();
+            let branch = h.matmul(v[1]).sigmoid() * h + v[0];
+            project(branch)
+        },
+    );
+}
+
+#[test]
+fn gradcheck_reports_a_wrong_gradient() {
+    // detach hides one path from the tape: d/dx (x.detach() · x + x) on the tape is x + 1, the
+    // true derivative is 2x + 1. At x = 1 the error is |2 − 3| / 3 = 1/3, at x = −3 it is
+    // |−2 − (−5)| / 5 = 0.6: gradcheck must fail and point at the second entry.
+    let x = Matrix::from_rows(&[[1.0, -3.0]]);
+    let err = gradcheck(|v| (v[0].detach() * v[0] + v[0]).sum(), &[x], EPS, TOL).unwrap_err();
+    assert_eq!(err.report.input, 0);
+    assert_eq!(err.report.entry, (0, 1));
+    assert_eq!(err.report.analytic, -2.0);
+    assert!((err.report.numeric - -5.0).abs() < 1e-6);
+    assert!((err.report.max_error - 0.6).abs() < 1e-6);
+    assert!(err.to_string().contains("entry (0, 1)"), "{err}");
+}

@@ -1,0 +1,347 @@
+//! The tape itself: known values, fan-out, long chains, idempotent backward, seeds, detach,
+//! truncation, and the messages of its panics.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chainrule::{Matrix, Op, Tape};
+use common::panic_message;
+
+/// Runs `f`, expects a panic, returns its message.
+fn panics_with(f: impl FnOnce()) -> String {
+    panic_message(catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic"))
+}
+
+fn sigma(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[test]
+fn polynomial_value_and_derivative_are_exact() {
+    // y = x² + 5x + 4 at x = 3: y = 28, dy/dx = 2x + 5 = 11.
+    let tape = Tape::new();
+    let x = tape.scalar(3.0);
+    let y = x * x + 5.0 * x + 4.0;
+    let grads = tape.backward(y);
+    assert_eq!(y.item(), 28.0);
+    assert_eq!(grads.wrt(x).item(), 11.0);
+}
+
+#[test]
+fn two_a_a_plus_b_records_and_differentiates() {
+    // y = 2a·a + b at a = −1.5, b = 4: y = 8.5, dy/da = 4a = −6, dy/db = 1.
+    let tape = Tape::new();
+    let (a, b) = (tape.scalar(-1.5), tape.scalar(4.0));
+    let y = 2.0 * a * a + b;
+    let grads = tape.backward(y);
+    assert_eq!(y.item(), 8.5);
+    assert_eq!(grads.wrt(a).item(), -6.0);
+    assert_eq!(grads.wrt(b).item(), 1.0);
+}
+
+#[test]
+fn sigmoid_neuron_matches_hand_derivation() {
+    // y = σ(w·x + b), x = 2, w = −0.5, b = 0.25: z = −0.75, dy/dw = σ'(z)·x, dy/db = σ'(z).
+    let tape = Tape::new();
+    let (x, w, b) = (tape.constant(2.0), tape.scalar(-0.5), tape.scalar(0.25));
+    let y = (w * x + b).sigmoid();
+    let grads = tape.backward(y);
+    // 1e-15: for z < 0 the kernel computes σ as eᶻ/(1 + eᶻ) (no overflow), which can differ from
+    // 1/(1 + e⁻ᶻ) here in the last bit.
+    let s = sigma(-0.75);
+    assert!((y.item() - s).abs() < 1e-15);
+    assert!((grads.wrt(w).item() - s * (1.0 - s) * 2.0).abs() < 1e-15);
+    assert!((grads.wrt(b).item() - s * (1.0 - s)).abs() < 1e-15);
+}
+
+#[test]
+fn matmul_known_values_and_gradients() {
+    // C = A·B with A = [1 2; 3 4], B = [5; 6]: C = [17; 39].
+    // L = Σ C: dL/dA = 1·Bᵀ per row = [5 6; 5 6], dL/dB = Aᵀ·1 = column sums of A = [4; 6].
+    let tape = Tape::new();
+    let a = tape.param(&Matrix::from_rows(&[[1.0, 2.0], [3.0, 4.0]]));
+    let b = tape.param(&Matrix::from_rows(&[[5.0], [6.0]]));
+    let c = a.matmul(b);
+    let grads = tape.backward(c.sum());
+    assert_eq!(c.value(), Matrix::from_rows(&[[17.0], [39.0]]));
+    assert_eq!(
+        grads.wrt(a).to_matrix(),
+        Matrix::from_rows(&[[5.0, 6.0], [5.0, 6.0]])
+    );
+    assert_eq!(grads.wrt(b).to_matrix(), Matrix::from_rows(&[[4.0], [6.0]]));
+}
+
+#[test]
+fn bias_gradient_is_the_sum_over_rows() {
+    // Y = X + b with X 3x2: dL/db = Σ_i dL/dY[i] = 3 per entry when L = Σ Y.
+    let tape = Tape::new();
+    let x = tape.input(&Matrix::zeros(3, 2));
+    let b = tape.param(&Matrix::from_rows(&[[1.0, -1.0]]));
+    let y = x + b;
+    assert_eq!(y.op(), Op::AddRow);
+    let grads = tape.backward(y.sum());
+    assert_eq!(grads.wrt(b).to_matrix(), Matrix::from_rows(&[[3.0, 3.0]]));
+}
+
+#[test]
+fn losses_have_their_documented_values_and_gradients() {
+    let tape = Tape::new();
+    let p = tape.param(&Matrix::from_rows(&[[1.0], [2.0]]));
+    let y = tape.input(&Matrix::zeros(2, 1));
+    // mse = (1 + 4)/2 = 2.5, d/dp = 2(p − y)/n = [1, 2]; sse = 5, d/dp = 2(p − y) = [2, 4].
+    let mse = p.mse(y);
+    assert_eq!(mse.item(), 2.5);
+    assert_eq!(
+        tape.backward(mse).wrt(p).to_matrix(),
+        Matrix::from_rows(&[[1.0], [2.0]])
+    );
+    let sse = p.sse(y);
+    assert_eq!(sse.item(), 5.0);
+    assert_eq!(
+        tape.backward(sse).wrt(p).to_matrix(),
+        Matrix::from_rows(&[[2.0], [4.0]])
+    );
+}
+
+#[test]
+fn bce_value_gradient_and_clip() {
+    // p = 0.8, y = 1: L = −ln 0.8, dL/dp = (p − y)/(p(1 − p)) = −0.2/0.16 = −1.25.
+    let tape = Tape::new();
+    let p = tape.scalar(0.8);
+    let l = p.bce(tape.constant(1.0));
+    assert!((l.item() + 0.8f64.ln()).abs() < 1e-15);
+    assert!((tape.backward(l).wrt(p).item() + 1.25).abs() < 1e-12);
+    // p = 0, y = 1: clipped to 1e-7, L = −ln 1e-7 ≈ 16.118 (finite), gradient 0 (flat clip).
+    let p0 = tape.scalar(0.0);
+    let l0 = p0.bce(tape.constant(1.0));
+    assert!(
+        (l0.item() - 16.118_095_650_958_32).abs() < 1e-9,
+        "{}",
+        l0.item()
+    );
+    assert_eq!(tape.backward(l0).wrt(p0).item(), 0.0);
+}
+
+#[test]
+fn relu_takes_zero_gradient_at_its_kink() {
+    let tape = Tape::new();
+    let x = tape.param(&Matrix::from_rows(&[[-1.0, 0.0, 2.0]]));
+    let grads = tape.backward(x.relu().sum());
+    assert_eq!(
+        grads.wrt(x).to_matrix(),
+        Matrix::from_rows(&[[0.0, 0.0, 1.0]])
+    );
+}
+
+#[test]
+fn fan_out_sums_both_contributions() {
+    // x·x: d/dx = 2x. And a = eˣ feeding two branches: y = a·x + a, dy/dx = eˣx + eˣ + eˣ.
+    let tape = Tape::new();
+    let x = tape.scalar(0.7);
+    assert_eq!(tape.backward(x * x).wrt(x).item(), 1.4);
+    let a = x.exp();
+    let y = a * x + a;
+    let want = 0.7f64.exp() * 0.7 + 2.0 * 0.7f64.exp();
+    assert!((tape.backward(y).wrt(x).item() - want).abs() < 1e-15);
+}
+
+#[test]
+fn a_chain_of_twelve_sigmoids_matches_the_product_of_local_derivatives() {
+    // y_{k+1} = σ(y_k): dy_12/dy_0 = Π_k y_{k+1}(1 − y_{k+1}), computed here in plain f64.
+    let tape = Tape::new();
+    let x = tape.scalar(0.3);
+    let (mut y, mut plain, mut want) = (x, 0.3f64, 1.0f64);
+    for _ in 0..12 {
+        y = y.sigmoid();
+        plain = sigma(plain);
+        want *= plain * (1.0 - plain);
+    }
+    assert_eq!(tape.len(), 13);
+    assert_eq!(y.item(), plain);
+    // 1e-15 relative: the same 12 products, at most a rounding apart in σ.
+    let got = tape.backward(y).wrt(x).item();
+    assert!((got - want).abs() <= 1e-15 * want.abs(), "{got} vs {want}");
+}
+
+#[test]
+fn a_chain_of_ten_scalings_is_exact() {
+    // y = 2¹⁰·x: dy/dx = 1024 exactly (powers of two round nothing).
+    let tape = Tape::new();
+    let x = tape.scalar(1.25);
+    let y = (0..10).fold(x, |y, _| y * 2.0);
+    assert_eq!(y.item(), 1280.0);
+    assert_eq!(tape.backward(y).wrt(x).item(), 1024.0);
+}
+
+#[test]
+fn backward_twice_gives_the_same_gradients_not_doubled() {
+    let tape = Tape::new();
+    let w = tape.param(&Matrix::from_rows(&[[0.5, -1.0], [2.0, 0.25]]));
+    let loss = w.tanh().square().sum();
+    let first = tape.backward(loss).wrt(w).to_matrix();
+    let second = tape.backward(loss).wrt(w).to_matrix();
+    assert_eq!(first, second);
+    assert!(first.as_slice().iter().all(|g| *g != 0.0));
+}
+
+#[test]
+fn backward_with_a_seed_is_a_vector_jacobian_product() {
+    // y = 3x elementwise (2x2): with seed S, dL/dx = 3S.
+    let tape = Tape::new();
+    let x = tape.param(&Matrix::from_rows(&[[1.0, 2.0], [3.0, 4.0]]));
+    let y = x * 3.0;
+    let seed = Matrix::from_rows(&[[1.0, -1.0], [0.5, 2.0]]);
+    let grads = tape.backward_with(y, &seed);
+    assert_eq!(
+        grads.wrt(x).to_matrix(),
+        Matrix::from_rows(&[[3.0, -3.0], [1.5, 6.0]])
+    );
+}
+
+#[test]
+fn nodes_without_a_parameter_get_no_gradient_work() {
+    // e = exp(data) depends on no parameter: the sweep skips it, so its gradient stays 0 even
+    // though dL/de = w ≠ 0 — what it would be if the sweep had visited it.
+    let tape = Tape::new();
+    let data = tape.input(&Matrix::from_rows(&[[1.0, 2.0]]));
+    let w = tape.param(&Matrix::from_rows(&[[3.0, 4.0]]));
+    let e = data.exp();
+    let loss = (e * w).sum();
+    assert!(!e.requires_grad());
+    assert!(loss.requires_grad());
+    let grads = tape.backward(loss);
+    assert_eq!(&*grads.wrt(e), &[0.0, 0.0]);
+    assert_eq!(&*grads.wrt(data), &[0.0, 0.0]);
+    assert_eq!(&*grads.wrt(w), &[1f64.exp(), 2f64.exp()]);
+}
+
+#[test]
+fn detach_stops_the_gradient() {
+    // y = detach(x)·x: the tape sees only the second factor, dy/dx = x (not 2x).
+    let tape = Tape::new();
+    let x = tape.scalar(3.0);
+    let y = x.detach() * x;
+    assert_eq!(y.item(), 9.0);
+    assert_eq!(tape.backward(y).wrt(x).item(), 3.0);
+}
+
+#[test]
+fn grad_is_none_before_backward_and_for_nodes_after_the_output() {
+    let tape = Tape::new();
+    let x = tape.scalar(2.0);
+    let y = x.square();
+    assert_eq!(x.grad(), None);
+    tape.backward(y);
+    let later = y.exp();
+    assert_eq!(x.grad(), Some(Matrix::scalar(4.0)));
+    assert_eq!(later.grad(), None);
+}
+
+#[test]
+fn truncating_to_a_mark_keeps_parameters_and_gives_the_same_gradients() {
+    let mut tape = Tape::new();
+    let w_id = tape.param(&Matrix::from_rows(&[[0.5, -2.0]])).id();
+    let mark = tape.mark();
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        tape.truncate(mark);
+        let w = tape.var(w_id);
+        let loss = w.sigmoid().sum();
+        results.push(tape.backward(loss).wrt(w).to_matrix());
+        assert_eq!(tape.len(), 3);
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn reset_empties_the_tape() {
+    let mut tape = Tape::new();
+    let x = tape.scalar(1.0);
+    let _ = x.exp();
+    assert_eq!(tape.len(), 2);
+    tape.reset();
+    assert!(tape.is_empty());
+    assert_eq!(tape.value_len(), 0);
+}
+
+#[test]
+fn backward_on_a_non_scalar_suggests_sum_or_backward_with() {
+    let tape = Tape::new();
+    let x = tape.param(&Matrix::zeros(4, 1));
+    let msg = panics_with(|| {
+        tape.backward(x.sigmoid());
+    });
+    assert!(msg.contains("is 4x1, not a scalar"), "{msg}");
+    assert!(
+        msg.contains(".sum()") && msg.contains("backward_with"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn shape_mismatch_names_the_op_both_shapes_and_the_callers_line() {
+    let tape = Tape::new();
+    let a = tape.param(&Matrix::zeros(3, 2));
+    let b = tape.param(&Matrix::zeros(3, 1));
+    let line = line!() + 2;
+    let msg = panics_with(|| {
+        let _ = a.matmul(b);
+    });
+    assert!(
+        msg.starts_with("matmul: cannot multiply 3x2 (n0) by 3x1 (n1)"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with(&format!("(at tests/tape.rs:{line})")),
+        "{msg}"
+    );
+
+    let line = line!() + 2;
+    let msg = panics_with(|| {
+        let _ = a * b;
+    });
+    assert!(
+        msg.starts_with("mul: shapes differ, 3x2 (n0) and 3x1 (n1)"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with(&format!("(at tests/tape.rs:{line})")),
+        "{msg}"
+    );
+
+    let msg = panics_with(|| {
+        let _ = a + tape.param(&Matrix::zeros(2, 3));
+    });
+    assert!(msg.starts_with("add: cannot add 3x2 (n0) and 2x3"), "{msg}");
+    let msg = panics_with(|| {
+        let _ = a.mse(b);
+    });
+    assert!(
+        msg.starts_with("mse: shapes differ, 3x2 (n0) and 3x1 (n1)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_var_from_another_tape_is_rejected() {
+    let (one, other) = (Tape::new(), Tape::new());
+    let a = one.scalar(1.0);
+    let b = other.scalar(2.0);
+    let line = line!() + 2;
+    let msg = panics_with(|| {
+        let _ = a + b;
+    });
+    assert!(msg.starts_with("add: n0 belongs to another tape"), "{msg}");
+    assert!(
+        msg.ends_with(&format!("(at tests/tape.rs:{line})")),
+        "{msg}"
+    );
+    let msg = panics_with(|| {
+        let _ = one.backward(b);
+    });
+    assert!(
+        msg.starts_with("backward: n0 belongs to another tape"),
+        "{msg}"
+    );
+}

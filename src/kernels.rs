@@ -12,6 +12,18 @@ pub enum Layout {
     Transposed,
 }
 
+/// `σ(x) = 1 / (1 + e⁻ˣ)`, computed without overflow: for x < 0, `eˣ / (1 + eˣ)` never forms
+/// `e⁻ˣ`, which would overflow to ∞ below x ≈ −709.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
 /// Products with `m * k * n` at or below this many multiply-adds use a direct loop: for the lab's
 /// 1×4·4×4 products, a GEMM call's packing and dispatch cost more than the arithmetic.
 pub const SMALL_GEMM: usize = 4096;

@@ -23,10 +23,15 @@
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod data;
 mod grads;
+pub mod hand;
 pub mod kernels;
+pub mod loss;
 mod matrix;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 mod tape;
 
 pub use check::{gradcheck, GradCheckError, GradCheckReport};

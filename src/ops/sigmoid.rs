@@ -2,6 +2,7 @@
 //! `dx += g ⊙ y ⊙ (1 − y)`, using the saved output (no exponential in the backward pass).
 
 use super::Op;
+use crate::kernels::sigmoid;
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -12,21 +13,10 @@ impl<'t> Var<'t> {
     }
 }
 
-/// `σ(x)`, computed without overflow: for x < 0, `eˣ / (1 + eˣ)` never forms `e⁻ˣ`.
-#[inline]
-pub(crate) fn sigma(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
 /// Forward: `y = σ(x)`.
 pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
     for (y, x) in y.iter_mut().zip(x) {
-        *y = sigma(*x);
+        *y = sigmoid(*x);
     }
 }
 

@@ -1,0 +1,223 @@
+//! Layers on top of the tape: a multi-layer perceptron whose parameters live outside the tape.
+//!
+//! An [`Mlp`] owns its weights as [`Matrix`] values. Each training step records them onto a fresh
+//! (reset) tape with [`Mlp::bind`], runs [`Bound::forward`], and an optimizer reads the gradients
+//! back per parameter ([`Bound::params`] lists them in the order of [`Mlp::params_mut`]).
+//!
+//! ```
+//! use chainrule::nn::{Activation, Init, Mlp};
+//! use chainrule::{Matrix, Tape};
+//!
+//! let mut mlp = Mlp::new(&[2, 4, 4, 1], &[Activation::Sigmoid; 3], true, Init::Uniform, 1);
+//! let tape = Tape::new();
+//! let net = mlp.bind(&tape);
+//! let x = tape.input(&Matrix::from_rows(&[[0.2, 0.9]]));
+//! let loss = net.forward(x).mse(tape.input(&Matrix::scalar(1.0)));
+//! let grads = tape.backward(loss);
+//! for (param, var) in mlp.params_mut().zip(net.params()) {
+//!     for (w, g) in param.as_mut_slice().iter_mut().zip(grads.wrt(*var).iter()) {
+//!         *w -= 0.5 * g; // plain gradient descent
+//!     }
+//! }
+//! ```
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use smallvec::SmallVec;
+
+use crate::matrix::Matrix;
+use crate::tape::{Tape, Var};
+
+/// The function applied after a layer's affine map `x·W + b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `σ(z) = 1 / (1 + e⁻ᶻ)`.
+    Sigmoid,
+    /// `max(z, 0)`.
+    Relu,
+    /// `tanh z`.
+    Tanh,
+    /// `z` itself: no activation (the layer stays linear).
+    Identity,
+}
+
+impl Activation {
+    /// Records this activation on `z` (nothing for [`Activation::Identity`]).
+    #[track_caller]
+    pub fn apply<'t>(self, z: Var<'t>) -> Var<'t> {
+        match self {
+            Activation::Sigmoid => z.sigmoid(),
+            Activation::Relu => z.relu(),
+            Activation::Tanh => z.tanh(),
+            Activation::Identity => z,
+        }
+    }
+}
+
+/// How initial weights are drawn (biases start at zero).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    /// Uniform in `[−1, 1)`, as in the lab handout.
+    Uniform,
+    /// Standard normal `N(0, 1)`.
+    StandardNormal,
+    /// Xavier/Glorot uniform: `U(−a, a)` with `a = √(6 / (fan_in + fan_out))`.
+    Xavier,
+}
+
+/// One fully connected layer: `activation(x·W + b)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    /// `fan_in × fan_out` weights.
+    pub weight: Matrix,
+    /// `1 × fan_out` bias, if the layer has one.
+    pub bias: Option<Matrix>,
+    /// Applied after the affine map.
+    pub activation: Activation,
+}
+
+/// A multi-layer perceptron: layers applied in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp {
+    /// The layers, input side first.
+    pub layers: Vec<Layer>,
+}
+
+impl Mlp {
+    /// An MLP with layer sizes `sizes` (e.g. `[2, 4, 4, 1]`), one activation per layer
+    /// (`sizes.len() − 1` of them), biases or not, weights drawn by `init` from `seed`.
+    ///
+    /// # Panics
+    /// If fewer than two sizes are given, a size is 0, or the activations do not number one per layer.
+    #[track_caller]
+    pub fn new(
+        sizes: &[usize],
+        activations: &[Activation],
+        bias: bool,
+        init: Init,
+        seed: u64,
+    ) -> Mlp {
+        assert!(
+            sizes.len() >= 2,
+            "Mlp::new: need at least an input and an output size, got {sizes:?}"
+        );
+        assert!(
+            sizes.iter().all(|&s| s > 0),
+            "Mlp::new: layer sizes must be positive, got {sizes:?}"
+        );
+        assert_eq!(
+            activations.len(),
+            sizes.len() - 1,
+            "Mlp::new: {} layers need {} activations, got {}",
+            sizes.len() - 1,
+            sizes.len() - 1,
+            activations.len()
+        );
+        let mut rng = StdRng::seed_from_u64(seed);
+        let layers = sizes
+            .windows(2)
+            .zip(activations)
+            .map(|(io, &activation)| Layer {
+                weight: init_weight(&mut rng, init, io[0], io[1]),
+                bias: bias.then(|| Matrix::zeros(1, io[1])),
+                activation,
+            })
+            .collect();
+        Mlp { layers }
+    }
+
+    /// Layer sizes, input first: `[2, 4, 4, 1]` for the lab's network.
+    pub fn sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.layers[0].weight.rows()];
+        sizes.extend(self.layers.iter().map(|l| l.weight.cols()));
+        sizes
+    }
+
+    /// Records every parameter on `tape` (trainable) and returns the network bound to them.
+    pub fn bind<'t>(&self, tape: &'t Tape) -> Bound<'t> {
+        let layers: SmallVec<[BoundLayer<'t>; 4]> = self
+            .layers
+            .iter()
+            .map(|l| BoundLayer {
+                weight: tape.param(&l.weight),
+                bias: l.bias.as_ref().map(|b| tape.param(b)),
+                activation: l.activation,
+            })
+            .collect();
+        let params = layers
+            .iter()
+            .flat_map(|l: &BoundLayer<'t>| std::iter::once(l.weight).chain(l.bias))
+            .collect();
+        Bound { layers, params }
+    }
+
+    /// Every parameter, mutable, in the order of [`Bound::params`]: W₁, b₁, W₂, b₂, …
+    pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Matrix> {
+        self.layers
+            .iter_mut()
+            .flat_map(|l| std::iter::once(&mut l.weight).chain(l.bias.as_mut()))
+    }
+
+    /// Every parameter in the order of [`Bound::params`].
+    pub fn params(&self) -> impl Iterator<Item = &Matrix> {
+        self.layers
+            .iter()
+            .flat_map(|l| std::iter::once(&l.weight).chain(l.bias.as_ref()))
+    }
+}
+
+fn init_weight(rng: &mut StdRng, init: Init, fan_in: usize, fan_out: usize) -> Matrix {
+    match init {
+        Init::Uniform => Matrix::from_fn(fan_in, fan_out, |_, _| rng.random_range(-1.0..1.0)),
+        Init::StandardNormal => Matrix::from_fn(fan_in, fan_out, |_, _| standard_normal(rng)),
+        Init::Xavier => {
+            let a = (6.0 / (fan_in + fan_out) as f64).sqrt();
+            Matrix::from_fn(fan_in, fan_out, |_, _| rng.random_range(-a..a))
+        }
+    }
+}
+
+/// One draw of N(0, 1) by the Box–Muller transform.
+fn standard_normal(rng: &mut StdRng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]: ln never sees 0
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// One layer's parameters on a tape.
+#[derive(Clone, Copy, Debug)]
+struct BoundLayer<'t> {
+    weight: Var<'t>,
+    bias: Option<Var<'t>>,
+    activation: Activation,
+}
+
+/// An [`Mlp`] whose parameters are recorded on a tape: call [`forward`](Bound::forward) on inputs.
+///
+/// Up to four layers are held inline (no heap allocation), so a training step stays
+/// allocation-free.
+#[derive(Clone, Debug)]
+pub struct Bound<'t> {
+    layers: SmallVec<[BoundLayer<'t>; 4]>,
+    params: SmallVec<[Var<'t>; 8]>,
+}
+
+impl<'t> Bound<'t> {
+    /// Records the forward pass `a_l = act_l(a_{l−1}·W_l + b_l)` on a batch `x` (rows are samples).
+    #[track_caller]
+    pub fn forward(&self, x: Var<'t>) -> Var<'t> {
+        self.layers.iter().fold(x, |a, l| {
+            let z = a.matmul(l.weight);
+            let z = match l.bias {
+                Some(b) => z.add_row(b),
+                None => z,
+            };
+            l.activation.apply(z)
+        })
+    }
+
+    /// The parameters on the tape: W₁, b₁, W₂, b₂, … (the order of [`Mlp::params_mut`]).
+    pub fn params(&self) -> &[Var<'t>] {
+        &self.params
+    }
+}

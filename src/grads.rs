@@ -27,6 +27,7 @@ impl<'t> Gradients<'t> {
     ///
     /// # Panics
     /// If `v` belongs to another tape, or was recorded after the output of the sweep.
+    #[inline]
     #[track_caller]
     pub fn wrt(&self, v: Var<'t>) -> MatRef<'t> {
         self.tape.check_owner("Gradients::wrt", v);
@@ -76,6 +77,7 @@ impl<'t> MatRef<'t> {
     ///
     /// # Panics
     /// If the view is not 1×1.
+    #[inline]
     #[track_caller]
     pub fn item(&self) -> f64 {
         if self.data.len() != 1 {
@@ -95,6 +97,7 @@ impl<'t> MatRef<'t> {
 
 impl Deref for MatRef<'_> {
     type Target = [f64];
+    #[inline]
     fn deref(&self) -> &[f64] {
         &self.data
     }
@@ -102,6 +105,7 @@ impl Deref for MatRef<'_> {
 
 impl Index<(usize, usize)> for MatRef<'_> {
     type Output = f64;
+    #[inline]
     #[track_caller]
     fn index(&self, (r, c): (usize, usize)) -> &f64 {
         assert!(

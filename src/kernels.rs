@@ -28,11 +28,25 @@ pub fn sigmoid(x: f64) -> f64 {
 /// 1×4·4×4 products, a GEMM call's packing and dispatch cost more than the arithmetic.
 pub const SMALL_GEMM: usize = 4096;
 
+/// Which GEMM implementation [`gemm_by`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmPath {
+    /// The direct loop up to [`SMALL_GEMM`] multiply-adds, matrixmultiply above: what [`gemm`] does.
+    Auto,
+    /// Always the direct loop.
+    Loop,
+    /// Always `matrixmultiply::dgemm`.
+    MatrixMultiply,
+}
+
 /// `C = A·B` (or `C += A·B` when `accumulate`), with `A` logically `m×k`, `B` logically `k×n` and
 /// `C` an `m×n` row-major buffer.
 ///
 /// `a` holds `A` row-major (`Layout::AsIs`, `m×k`) or `Aᵀ` row-major (`Layout::Transposed`, `k×m`);
 /// likewise `b`. Large products go to `matrixmultiply::dgemm`, which reads transposes by strides.
+///
+/// # Panics
+/// If a buffer's length does not match its shape.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     m: usize,
@@ -45,9 +59,42 @@ pub fn gemm(
     c: &mut [f64],
     accumulate: bool,
 ) {
-    debug_assert_eq!(a.len(), m * k);
-    debug_assert_eq!(b.len(), k * n);
-    debug_assert_eq!(c.len(), m * n);
+    gemm_by(
+        GemmPath::Auto,
+        m,
+        k,
+        n,
+        a,
+        a_layout,
+        b,
+        b_layout,
+        c,
+        accumulate,
+    );
+}
+
+/// [`gemm`] with the implementation chosen by the caller (the benches compare them).
+///
+/// # Panics
+/// If a buffer's length does not match its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_by(
+    path: GemmPath,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    a_layout: Layout,
+    b: &[f64],
+    b_layout: Layout,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    // Real assertions, not debug ones: the unsafe call below relies on them.
+    assert!(
+        a.len() == m * k && b.len() == k * n && c.len() == m * n,
+        "gemm: buffers do not fit {m}x{k} by {k}x{n}"
+    );
     // (row stride, column stride) of each logical operand inside its row-major buffer.
     let (rsa, csa) = match a_layout {
         Layout::AsIs => (k, 1),
@@ -57,12 +104,17 @@ pub fn gemm(
         Layout::AsIs => (n, 1),
         Layout::Transposed => (1, k),
     };
-    if m * k * n <= SMALL_GEMM {
+    let use_loop = match path {
+        GemmPath::Auto => m * k * n <= SMALL_GEMM,
+        GemmPath::Loop => true,
+        GemmPath::MatrixMultiply => false,
+    };
+    if use_loop {
         small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
         return;
     }
     let beta = if accumulate { 1.0 } else { 0.0 };
-    // SAFETY: the debug assertions above state the buffer sizes the strides assume: every index
+    // SAFETY: the assertion above gives the buffer sizes the strides assume: every index
     // `i*rsa + p*csa` (i < m, p < k) is inside `a`, likewise for `b` and `c`, and `c` does not
     // alias `a` or `b` because it is a distinct `&mut`.
     unsafe {

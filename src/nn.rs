@@ -43,6 +43,7 @@ pub enum Activation {
 
 impl Activation {
     /// Records this activation on `z` (nothing for [`Activation::Identity`]).
+    #[inline]
     #[track_caller]
     pub fn apply<'t>(self, z: Var<'t>) -> Var<'t> {
         match self {
@@ -89,6 +90,7 @@ impl Mlp {
     ///
     /// # Panics
     /// If fewer than two sizes are given, a size is 0, or the activations do not number one per layer.
+    #[inline]
     #[track_caller]
     pub fn new(
         sizes: &[usize],
@@ -134,6 +136,7 @@ impl Mlp {
     }
 
     /// Records every parameter on `tape` (trainable) and returns the network bound to them.
+    #[inline]
     pub fn bind<'t>(&self, tape: &'t Tape) -> Bound<'t> {
         let layers: SmallVec<[BoundLayer<'t>; 4]> = self
             .layers
@@ -204,6 +207,7 @@ pub struct Bound<'t> {
 
 impl<'t> Bound<'t> {
     /// Records the forward pass `a_l = act_l(a_{l−1}·W_l + b_l)` on a batch `x` (rows are samples).
+    #[inline]
     #[track_caller]
     pub fn forward(&self, x: Var<'t>) -> Var<'t> {
         self.layers.iter().fold(x, |a, l| {
@@ -217,6 +221,7 @@ impl<'t> Bound<'t> {
     }
 
     /// The parameters on the tape: W₁, b₁, W₂, b₂, … (the order of [`Mlp::params_mut`]).
+    #[inline]
     pub fn params(&self) -> &[Var<'t>] {
         &self.params
     }

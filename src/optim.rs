@@ -18,6 +18,7 @@ impl Sgd {
 
     /// Applies one update to every parameter of `mlp`, reading its gradient through `net` (the
     /// same `mlp` bound to the tape `grads` came from). Allocates nothing.
+    #[inline]
     pub fn step<'t>(&self, mlp: &mut Mlp, net: &Bound<'t>, grads: &Gradients<'t>) {
         for (param, &var) in mlp.params_mut().zip(net.params()) {
             for (w, g) in param.as_mut_slice().iter_mut().zip(grads.wrt(var).iter()) {

@@ -23,6 +23,7 @@ pub struct NodeId(pub(crate) u32);
 
 impl NodeId {
     /// The position of the node on the tape (0 for the first node recorded).
+    #[inline]
     pub fn index(self) -> usize {
         self.0 as usize
     }
@@ -47,6 +48,7 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    #[inline]
     pub(crate) fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.rows * self.cols
     }
@@ -56,10 +58,27 @@ impl Node {
 #[derive(Default)]
 pub(crate) struct Inner {
     pub(crate) nodes: Vec<Node>,
+    /// The values of every node; only `values[..used]` is live. The buffer keeps its high-water
+    /// length across resets, so a recording step neither allocates nor zero-fills: every forward
+    /// kernel overwrites its whole output.
     pub(crate) values: Vec<f64>,
+    pub(crate) used: usize,
     pub(crate) grads: Vec<f64>,
     /// Nodes `0..grads_for` hold gradients from the last backward sweep; later ones have none.
     pub(crate) grads_for: usize,
+}
+
+impl Inner {
+    /// Reserves the next `len` entries of the value buffer and returns them (stale contents).
+    #[inline]
+    fn claim(&mut self, len: usize) -> &mut [f64] {
+        let (start, end) = (self.used, self.used + len);
+        if self.values.len() < end {
+            self.values.resize(end, 0.0);
+        }
+        self.used = end;
+        &mut self.values[start..end]
+    }
 }
 
 /// A recording of operations, and the reverse sweep that differentiates it.
@@ -116,6 +135,7 @@ impl Tape {
         let inner = Inner {
             nodes: Vec::with_capacity(nodes),
             values: Vec::with_capacity(values),
+            used: 0,
             grads: Vec::with_capacity(values),
             grads_for: 0,
         };
@@ -125,11 +145,13 @@ impl Tape {
     }
 
     /// Records a trainable leaf holding a copy of `value`; backward computes its gradient.
+    #[inline]
     pub fn param(&self, value: &Matrix) -> Var<'_> {
         self.leaf(Op::Param, value.rows(), value.cols(), value.as_slice())
     }
 
     /// Records a trainable leaf from a row-major slice (no `Matrix` needed, nothing allocated).
+    #[inline]
     #[track_caller]
     pub fn param_slice(&self, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
         check_len("param_slice", rows, cols, values);
@@ -137,16 +159,19 @@ impl Tape {
     }
 
     /// Records a trainable 1×1 leaf: the micrograd-style scalar `Value`.
+    #[inline]
     pub fn scalar(&self, value: f64) -> Var<'_> {
         self.leaf(Op::Param, 1, 1, &[value])
     }
 
     /// Records a leaf that is not trained (data, targets, constants): it gets no gradient work.
+    #[inline]
     pub fn input(&self, value: &Matrix) -> Var<'_> {
         self.leaf(Op::Input, value.rows(), value.cols(), value.as_slice())
     }
 
     /// Records a non-trained leaf from a row-major slice (nothing allocated).
+    #[inline]
     #[track_caller]
     pub fn input_slice(&self, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
         check_len("input_slice", rows, cols, values);
@@ -154,6 +179,7 @@ impl Tape {
     }
 
     /// Records a non-trained 1×1 constant.
+    #[inline]
     pub fn constant(&self, value: f64) -> Var<'_> {
         self.leaf(Op::Input, 1, 1, &[value])
     }
@@ -162,6 +188,7 @@ impl Tape {
     ///
     /// # Panics
     /// If the tape has no node `id`.
+    #[inline]
     #[track_caller]
     pub fn var(&self, id: NodeId) -> Var<'_> {
         let len = self.len();
@@ -185,7 +212,7 @@ impl Tape {
 
     /// Number of `f64` entries in the value buffer (the memory the recorded values take, / 8).
     pub fn value_len(&self) -> usize {
-        self.inner.borrow().values.len()
+        self.inner.borrow().used
     }
 
     /// Forgets every node, keeping the buffers' capacity: the next step records without allocating.
@@ -204,7 +231,7 @@ impl Tape {
         let t = self.inner.borrow();
         Mark {
             nodes: t.nodes.len(),
-            values: t.values.len(),
+            values: t.used,
         }
     }
 
@@ -213,7 +240,7 @@ impl Tape {
     pub fn truncate(&mut self, mark: Mark) {
         let t = self.inner.get_mut();
         t.nodes.truncate(mark.nodes);
-        t.values.truncate(mark.values);
+        t.used = mark.values;
         t.grads.truncate(mark.values);
         t.grads_for = t.grads_for.min(mark.nodes);
     }
@@ -226,6 +253,7 @@ impl Tape {
     /// # Panics
     /// If `output` is not 1×1 (reduce it with `.sum()` / `.mean()`, or seed it with
     /// [`backward_with`](Tape::backward_with)), or belongs to another tape.
+    #[inline]
     #[track_caller]
     pub fn backward<'t>(&'t self, output: Var<'t>) -> Gradients<'t> {
         self.check_owner("backward", output);
@@ -246,6 +274,7 @@ impl Tape {
     ///
     /// # Panics
     /// If `seed`'s shape differs from `output`'s, or `output` belongs to another tape.
+    #[inline]
     #[track_caller]
     pub fn backward_with<'t>(&'t self, output: Var<'t>, seed: &Matrix) -> Gradients<'t> {
         self.check_owner("backward_with", output);
@@ -286,10 +315,11 @@ impl Tape {
     }
 
     /// Appends a leaf node holding a copy of `values`.
+    #[inline]
     fn leaf(&self, op: Op, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
         let mut t = self.inner.borrow_mut();
-        let offset = t.values.len();
-        t.values.extend_from_slice(values);
+        let offset = t.used;
+        t.claim(values.len()).copy_from_slice(values);
         let id = push_node(
             &mut t.nodes,
             op,
@@ -303,6 +333,10 @@ impl Tape {
     }
 
     /// Appends an op node: computes its value from its inputs' values and records it.
+    ///
+    /// Every op has at most two inputs; they are gathered into fixed arrays in one pass (this is
+    /// the hot path of a scalar graph, where a node's whole cost is its bookkeeping).
+    #[inline]
     pub(crate) fn record<'t>(
         &'t self,
         op: Op,
@@ -310,31 +344,45 @@ impl Tape {
         rows: usize,
         cols: usize,
     ) -> Var<'t> {
+        debug_assert!(inputs.len() <= 2, "ops have at most two inputs");
         let mut guard = self.inner.borrow_mut();
         let t = &mut *guard;
-        let offset = t.values.len();
-        t.values.resize(offset + rows * cols, 0.0);
-        let (before, out) = t.values.split_at_mut(offset);
-        let operands: SmallVec<[Operand<'_>; 2]> = inputs
-            .iter()
-            .map(|v| {
-                let n = &t.nodes[v.id.index()];
-                Operand {
-                    value: &before[n.range()],
-                    rows: n.rows,
-                    cols: n.cols,
-                }
-            })
-            .collect();
-        ops::forward(op, &operands, out);
-        let requires_grad =
-            op != Op::Detach && inputs.iter().any(|v| t.nodes[v.id.index()].requires_grad);
-        let ids = inputs.iter().map(|v| v.id).collect();
-        let id = push_node(&mut t.nodes, op, ids, rows, cols, offset, requires_grad);
+        let offset = t.used;
+        t.claim(rows * cols);
+        let (before, rest) = t.values.split_at_mut(offset);
+        let mut operands = [Operand {
+            value: &[],
+            rows: 0,
+            cols: 0,
+        }; 2];
+        let mut ids = [NodeId(0); 2];
+        let mut requires_grad = false;
+        for (k, v) in inputs.iter().enumerate() {
+            let n = &t.nodes[v.id.index()];
+            operands[k] = Operand {
+                value: &before[n.range()],
+                rows: n.rows,
+                cols: n.cols,
+            };
+            ids[k] = v.id;
+            requires_grad |= n.requires_grad;
+        }
+        ops::forward(op, &operands[..inputs.len()], &mut rest[..rows * cols]);
+        let ids = SmallVec::from_buf_and_len(ids, inputs.len());
+        let id = push_node(
+            &mut t.nodes,
+            op,
+            ids,
+            rows,
+            cols,
+            offset,
+            requires_grad && op != Op::Detach,
+        );
         Var { id, tape: self }
     }
 
     /// Panics unless `v` is a handle of this tape.
+    #[inline]
     #[track_caller]
     pub(crate) fn check_owner(&self, op: &str, v: Var<'_>) {
         if !std::ptr::eq(self, v.tape) {
@@ -342,11 +390,13 @@ impl Tape {
         }
     }
 
+    #[inline]
     pub(crate) fn node(&self, id: NodeId) -> Ref<'_, Node> {
         Ref::map(self.inner.borrow(), |t| &t.nodes[id.index()])
     }
 }
 
+#[inline]
 fn push_node(
     nodes: &mut Vec<Node>,
     op: Op,
@@ -368,6 +418,7 @@ fn push_node(
     id
 }
 
+#[inline]
 #[track_caller]
 fn check_len(what: &str, rows: usize, cols: usize, values: &[f64]) {
     if values.len() != rows * cols {
@@ -381,6 +432,7 @@ fn check_len(what: &str, rows: usize, cols: usize, values: &[f64]) {
 /// Panics with `msg` followed by the caller's location: `matmul: ... (at examples/x.rs:12)`.
 ///
 /// Every op method is `#[track_caller]`, so the location is the user's line that recorded the op.
+#[inline]
 #[track_caller]
 pub(crate) fn fail(msg: fmt::Arguments<'_>) -> ! {
     let at = Location::caller();
@@ -389,16 +441,19 @@ pub(crate) fn fail(msg: fmt::Arguments<'_>) -> ! {
 
 impl<'t> Var<'t> {
     /// The node this handle points to.
+    #[inline]
     pub fn id(self) -> NodeId {
         self.id
     }
 
     /// The tape this handle belongs to.
+    #[inline]
     pub fn tape(self) -> &'t Tape {
         self.tape
     }
 
     /// `(rows, cols)` of the node's value.
+    #[inline]
     pub fn shape(self) -> (usize, usize) {
         let n = self.tape.node(self.id);
         (n.rows, n.cols)
@@ -431,6 +486,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If the node is not 1×1.
+    #[inline]
     #[track_caller]
     pub fn item(self) -> f64 {
         let t = self.tape.inner.borrow();

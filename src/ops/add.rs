@@ -17,6 +17,7 @@ impl<'t> Add for Var<'t> {
     ///
     /// # Panics
     /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
+    #[inline]
     #[track_caller]
     fn add(self, other: Var<'t>) -> Var<'t> {
         self.tape.check_owner("add", other);

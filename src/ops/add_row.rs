@@ -13,6 +13,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If `b` is not 1×n.
+    #[inline]
     #[track_caller]
     pub fn add_row(self, b: Var<'t>) -> Var<'t> {
         self.tape.check_owner("add_row", b);

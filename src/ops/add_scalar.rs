@@ -9,6 +9,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// `x + c`, the constant `c` added to every entry.
+    #[inline]
     #[track_caller]
     pub fn add_scalar(self, c: f64) -> Var<'t> {
         self.unary(Op::AddScalar(c))
@@ -18,6 +19,7 @@ impl<'t> Var<'t> {
 impl<'t> Add<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `x + c`, recorded as `add_scalar(c)`.
+    #[inline]
     #[track_caller]
     fn add(self, c: f64) -> Var<'t> {
         self.add_scalar(c)
@@ -27,6 +29,7 @@ impl<'t> Add<f64> for Var<'t> {
 impl<'t> Add<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c + x`, recorded as `add_scalar(c)`.
+    #[inline]
     #[track_caller]
     fn add(self, x: Var<'t>) -> Var<'t> {
         x.add_scalar(self)
@@ -36,6 +39,7 @@ impl<'t> Add<Var<'t>> for f64 {
 impl<'t> Sub<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `x − c`, recorded as `add_scalar(-c)`.
+    #[inline]
     #[track_caller]
     fn sub(self, c: f64) -> Var<'t> {
         self.add_scalar(-c)
@@ -45,6 +49,7 @@ impl<'t> Sub<f64> for Var<'t> {
 impl<'t> Sub<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c − x`, derived as `(−x) + c` (two nodes: `scale(-1)` then `add_scalar(c)`).
+    #[inline]
     #[track_caller]
     fn sub(self, x: Var<'t>) -> Var<'t> {
         x.scale(-1.0).add_scalar(self)

@@ -20,6 +20,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[inline]
     #[track_caller]
     pub fn bce(self, target: Var<'t>) -> Var<'t> {
         self.bce_with_eps(target, DEFAULT_EPS)
@@ -29,6 +30,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ or `eps` is outside `(0, 0.5)`.
+    #[inline]
     #[track_caller]
     pub fn bce_with_eps(self, target: Var<'t>, eps: f64) -> Var<'t> {
         super::same_shape("bce", self, target);

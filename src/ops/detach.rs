@@ -8,6 +8,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The same value, treated as a constant by backward (a "stop gradient").
+    #[inline]
     #[track_caller]
     pub fn detach(self) -> Var<'t> {
         self.unary(Op::Detach)

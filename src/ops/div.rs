@@ -13,6 +13,7 @@ impl<'t> Div for Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[inline]
     #[track_caller]
     fn div(self, other: Var<'t>) -> Var<'t> {
         self.zip(Op::Div, other)

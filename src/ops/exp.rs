@@ -5,6 +5,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// `eˣ`, elementwise.
+    #[inline]
     #[track_caller]
     pub fn exp(self) -> Var<'t> {
         self.unary(Op::Exp)

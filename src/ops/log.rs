@@ -5,6 +5,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The natural logarithm `ln x`, elementwise (NaN for x < 0, −∞ at 0).
+    #[inline]
     #[track_caller]
     pub fn log(self) -> Var<'t> {
         self.unary(Op::Log)

@@ -14,6 +14,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If `self.cols() != other.rows()`, e.g. `matmul: cannot multiply 3x2 by 3x1 (at src/x.rs:12)`.
+    #[inline]
     #[track_caller]
     pub fn matmul(self, other: Var<'t>) -> Var<'t> {
         self.tape.check_owner("matmul", other);

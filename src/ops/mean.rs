@@ -7,18 +7,21 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The mean of all entries: m×n → 1×1.
+    #[inline]
     #[track_caller]
     pub fn mean(self) -> Var<'t> {
         self.reduce(Op::Mean(Reduce::All))
     }
 
     /// The mean of each row: m×n → m×1.
+    #[inline]
     #[track_caller]
     pub fn row_means(self) -> Var<'t> {
         self.reduce(Op::Mean(Reduce::Rows))
     }
 
     /// The mean of each column: m×n → 1×n.
+    #[inline]
     #[track_caller]
     pub fn col_means(self) -> Var<'t> {
         self.reduce(Op::Mean(Reduce::Cols))

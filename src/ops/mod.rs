@@ -417,6 +417,7 @@ impl<'a> Backward<'a> {
 
 impl<'t> Var<'t> {
     /// Records an elementwise op whose output has this node's shape.
+    #[inline]
     #[track_caller]
     pub(crate) fn unary(self, op: Op) -> Var<'t> {
         let (rows, cols) = self.shape();
@@ -424,6 +425,7 @@ impl<'t> Var<'t> {
     }
 
     /// Records an op of two same-shaped operands whose output has that shape too.
+    #[inline]
     #[track_caller]
     pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
         let (rows, cols) = same_shape(op.name(), self, other);
@@ -432,6 +434,7 @@ impl<'t> Var<'t> {
 }
 
 /// Panics unless `a` and `b` share a tape and a shape; returns that shape.
+#[inline]
 #[track_caller]
 pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
     a.tape.check_owner(op, b);

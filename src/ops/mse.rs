@@ -12,6 +12,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[inline]
     #[track_caller]
     pub fn mse(self, target: Var<'t>) -> Var<'t> {
         super::same_shape("mse", self, target);

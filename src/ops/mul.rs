@@ -14,6 +14,7 @@ impl<'t> Mul for Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[inline]
     #[track_caller]
     fn mul(self, other: Var<'t>) -> Var<'t> {
         self.zip(Op::Mul, other)

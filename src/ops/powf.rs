@@ -5,6 +5,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// `xᵖ` for a constant exponent `p`, elementwise (`f64::powf`: NaN for x < 0 and fractional p).
+    #[inline]
     #[track_caller]
     pub fn powf(self, p: f64) -> Var<'t> {
         self.unary(Op::Powf(p))

@@ -6,6 +6,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The rectifier `max(x, 0)`, elementwise.
+    #[inline]
     #[track_caller]
     pub fn relu(self) -> Var<'t> {
         self.unary(Op::Relu)

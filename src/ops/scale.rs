@@ -10,6 +10,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// `c · x`, every entry multiplied by the constant `c`.
+    #[inline]
     #[track_caller]
     pub fn scale(self, c: f64) -> Var<'t> {
         self.unary(Op::Scale(c))
@@ -19,6 +20,7 @@ impl<'t> Var<'t> {
 impl<'t> Neg for Var<'t> {
     type Output = Var<'t>;
     /// `−x`, recorded as `scale(-1)`.
+    #[inline]
     #[track_caller]
     fn neg(self) -> Var<'t> {
         self.scale(-1.0)
@@ -28,6 +30,7 @@ impl<'t> Neg for Var<'t> {
 impl<'t> Mul<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `x · c`, recorded as `scale(c)`.
+    #[inline]
     #[track_caller]
     fn mul(self, c: f64) -> Var<'t> {
         self.scale(c)
@@ -37,6 +40,7 @@ impl<'t> Mul<f64> for Var<'t> {
 impl<'t> Mul<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c · x`, recorded as `scale(c)`.
+    #[inline]
     #[track_caller]
     fn mul(self, x: Var<'t>) -> Var<'t> {
         x.scale(self)
@@ -46,6 +50,7 @@ impl<'t> Mul<Var<'t>> for f64 {
 impl<'t> Div<f64> for Var<'t> {
     type Output = Var<'t>;
     /// `x / c`, recorded as `scale(1/c)`.
+    #[inline]
     #[track_caller]
     fn div(self, c: f64) -> Var<'t> {
         self.scale(1.0 / c)
@@ -55,6 +60,7 @@ impl<'t> Div<f64> for Var<'t> {
 impl<'t> Div<Var<'t>> for f64 {
     type Output = Var<'t>;
     /// `c / x`, elementwise: derived as `c · x⁻¹` (two nodes, `powf(-1)` then `scale(c)`).
+    #[inline]
     #[track_caller]
     fn div(self, x: Var<'t>) -> Var<'t> {
         x.powf(-1.0).scale(self)

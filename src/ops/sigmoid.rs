@@ -7,6 +7,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The logistic sigmoid `σ(x) = 1 / (1 + e⁻ˣ)`, elementwise.
+    #[inline]
     #[track_caller]
     pub fn sigmoid(self) -> Var<'t> {
         self.unary(Op::Sigmoid)

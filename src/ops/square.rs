@@ -5,6 +5,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// `x²`, elementwise (one node; the same as `x * x` or `x.powf(2.0)`, but exact and cheaper).
+    #[inline]
     #[track_caller]
     pub fn square(self) -> Var<'t> {
         self.unary(Op::Square)

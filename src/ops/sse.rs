@@ -10,6 +10,7 @@ impl<'t> Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[inline]
     #[track_caller]
     pub fn sse(self, target: Var<'t>) -> Var<'t> {
         super::same_shape("sse", self, target);

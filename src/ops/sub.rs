@@ -12,6 +12,7 @@ impl<'t> Sub for Var<'t> {
     ///
     /// # Panics
     /// If the shapes differ.
+    #[inline]
     #[track_caller]
     fn sub(self, other: Var<'t>) -> Var<'t> {
         self.zip(Op::Sub, other)

@@ -8,24 +8,28 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The sum of all entries: m×n → 1×1.
+    #[inline]
     #[track_caller]
     pub fn sum(self) -> Var<'t> {
         self.reduce(Op::Sum(Reduce::All))
     }
 
     /// The sum of each row: m×n → m×1.
+    #[inline]
     #[track_caller]
     pub fn row_sums(self) -> Var<'t> {
         self.reduce(Op::Sum(Reduce::Rows))
     }
 
     /// The sum of each column: m×n → 1×n.
+    #[inline]
     #[track_caller]
     pub fn col_sums(self) -> Var<'t> {
         self.reduce(Op::Sum(Reduce::Cols))
     }
 
     /// Records a reduction (sum or mean) with its output shape.
+    #[inline]
     #[track_caller]
     pub(crate) fn reduce(self, op: Op) -> Var<'t> {
         let (rows, cols) = self.shape();

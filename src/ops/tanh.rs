@@ -6,6 +6,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The hyperbolic tangent, elementwise.
+    #[inline]
     #[track_caller]
     pub fn tanh(self) -> Var<'t> {
         self.unary(Op::Tanh)

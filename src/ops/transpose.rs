@@ -6,6 +6,7 @@ use crate::tape::Var;
 
 impl<'t> Var<'t> {
     /// The transpose: m×n → n×m.
+    #[inline]
     #[track_caller]
     pub fn t(self) -> Var<'t> {
         let (rows, cols) = self.shape();

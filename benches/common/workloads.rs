@@ -1,0 +1,231 @@
+//! The three benchmark workloads of `docs/benchmarks.md`, shared by the criterion benches
+//! (`benches/tape_vs_hand.rs`) and the one-run report (`examples/bench.rs`).
+//!
+//! - W1 "lab": 100 points of `linear`, 2-4-4-1 with bias, sigmoid everywhere, MSE, per-sample SGD
+//!   lr 0.5, 1000 epochs (100,000 steps).
+//! - W2 "batched": 4096 points of `circle`, 2-256-256-1 with bias, relu, relu, sigmoid, MSE over the
+//!   batch, full-batch GD lr 0.5, 50 steps.
+//! - W3 "scalar": a micrograd-style 2-16-16-1 MLP (relu, relu, linear) with every weight its own
+//!   scalar node, 100 points of `circle` labelled −1/+1, MSE, 10 full-batch SGD steps, lr 0.05,
+//!   the whole scalar graph rebuilt each step.
+#![allow(dead_code)]
+
+use chainrule::data::{self, Dataset};
+use chainrule::hand::{self, Workspace};
+use chainrule::loss::Loss;
+use chainrule::nn::{Activation, Init, Mlp};
+use chainrule::optim::Sgd;
+use chainrule::{Matrix, NodeId, Tape, Var};
+
+pub const W1_LR: f64 = 0.5;
+pub const W1_EPOCHS: usize = 1000;
+pub const W2_LR: f64 = 0.5;
+pub const W2_STEPS: usize = 50;
+pub const W3_LR: f64 = 0.05;
+pub const W3_STEPS: usize = 10;
+
+/// W1's data and starting network.
+pub fn w1() -> (Dataset, Mlp) {
+    let net = Mlp::new(
+        &[2, 4, 4, 1],
+        &[Activation::Sigmoid; 3],
+        true,
+        Init::Uniform,
+        1,
+    );
+    (data::linear(100, 1), net)
+}
+
+/// W2's data and starting network.
+pub fn w2() -> (Dataset, Mlp) {
+    let acts = [Activation::Relu, Activation::Relu, Activation::Sigmoid];
+    (
+        data::circle(4096, 2),
+        Mlp::new(&[2, 256, 256, 1], &acts, true, Init::Xavier, 2),
+    )
+}
+
+/// W3's data (labels −1/+1) and starting network, as an `Mlp` (the hand path uses it as is; the
+/// scalar tape path copies its weights into [`ScalarMlp`]).
+pub fn w3() -> (Dataset, Mlp) {
+    let mut d = data::circle(100, 3);
+    d.y.as_mut_slice()
+        .iter_mut()
+        .for_each(|y| *y = 2.0 * *y - 1.0);
+    let acts = [Activation::Relu, Activation::Relu, Activation::Identity];
+    (d, Mlp::new(&[2, 16, 16, 1], &acts, true, Init::Xavier, 3))
+}
+
+/// One tape step on a batch: reset, bind, forward, loss, backward, SGD. Returns the loss.
+pub fn tape_step(
+    tape: &mut Tape,
+    mlp: &mut Mlp,
+    x: &[f64],
+    y: &[f64],
+    batch: usize,
+    lr: f64,
+) -> f64 {
+    tape.reset();
+    let net = mlp.bind(tape);
+    let inputs = x.len() / batch;
+    let loss = net
+        .forward(tape.input_slice(batch, inputs, x))
+        .mse(tape.input_slice(batch, y.len() / batch, y));
+    let grads = tape.backward(loss);
+    Sgd::new(lr).step(mlp, &net, &grads);
+    loss.item()
+}
+
+/// One hand-path step on a batch. Returns the loss.
+pub fn hand_step(
+    ws: &mut Workspace,
+    mlp: &mut Mlp,
+    x: &[f64],
+    y: &[f64],
+    batch: usize,
+    lr: f64,
+) -> f64 {
+    hand::train_step(mlp, x, y, batch, Loss::Mse, lr, ws)
+}
+
+/// One W1 epoch (100 per-sample steps) on the tape.
+pub fn w1_tape_epoch(tape: &mut Tape, mlp: &mut Mlp, d: &Dataset) -> f64 {
+    let mut last = 0.0;
+    for i in 0..d.len() {
+        last = tape_step(tape, mlp, d.x.row(i), d.y.row(i), 1, W1_LR);
+    }
+    last
+}
+
+/// One W1 epoch by hand.
+pub fn w1_hand_epoch(ws: &mut Workspace, mlp: &mut Mlp, d: &Dataset) -> f64 {
+    let mut last = 0.0;
+    for i in 0..d.len() {
+        last = hand_step(ws, mlp, d.x.row(i), d.y.row(i), 1, W1_LR);
+    }
+    last
+}
+
+/// The micrograd-style network: every weight a separate `f64`, recorded as its own scalar node.
+pub struct ScalarMlp {
+    /// `layers[l][i][j]` is the weight from input `i` to neuron `j`; `biases[l][j]`.
+    weights: Vec<Vec<Vec<f64>>>,
+    biases: Vec<Vec<f64>>,
+    activations: Vec<Activation>,
+    /// The parameter nodes of the current step, reused so a step allocates nothing.
+    ids: Vec<NodeId>,
+    /// Scratch for one layer's outputs (node ids), reused.
+    layer_in: Vec<NodeId>,
+    layer_out: Vec<NodeId>,
+}
+
+impl ScalarMlp {
+    /// The same weights as `mlp`, one scalar each.
+    pub fn from_mlp(mlp: &Mlp) -> Self {
+        let weights = mlp
+            .layers
+            .iter()
+            .map(|l| {
+                (0..l.weight.rows())
+                    .map(|i| l.weight.row(i).to_vec())
+                    .collect()
+            })
+            .collect();
+        let biases = mlp
+            .layers
+            .iter()
+            .map(|l| l.bias.as_ref().unwrap().as_slice().to_vec())
+            .collect();
+        let activations = mlp.layers.iter().map(|l| l.activation).collect();
+        ScalarMlp {
+            weights,
+            biases,
+            activations,
+            ids: Vec::new(),
+            layer_in: Vec::new(),
+            layer_out: Vec::new(),
+        }
+    }
+
+    /// One full-batch SGD step, the whole graph recorded scalar by scalar. Returns the loss and
+    /// the number of nodes recorded.
+    pub fn step(&mut self, tape: &mut Tape, d: &Dataset, lr: f64) -> (f64, usize) {
+        tape.reset();
+        let t: &Tape = tape;
+        self.ids.clear();
+        for (w, b) in self.weights.iter().zip(&self.biases) {
+            for row in w {
+                self.ids.extend(row.iter().map(|&w| t.scalar(w).id()));
+            }
+            self.ids.extend(b.iter().map(|&b| t.scalar(b).id()));
+        }
+        let mut total: Option<Var<'_>> = None;
+        for s in 0..d.len() {
+            self.layer_in.clear();
+            self.layer_in
+                .extend(d.x.row(s).iter().map(|&x| t.constant(x).id()));
+            let mut k = 0; // index into self.ids
+            for (l, w) in self.weights.iter().enumerate() {
+                let (fan_in, fan_out) = (w.len(), w[0].len());
+                self.layer_out.clear();
+                for j in 0..fan_out {
+                    let mut acc = t.var(self.ids[k + j]) * t.var(self.layer_in[0]);
+                    for i in 1..fan_in {
+                        acc = acc + t.var(self.ids[k + i * fan_out + j]) * t.var(self.layer_in[i]);
+                    }
+                    acc = acc + t.var(self.ids[k + fan_in * fan_out + j]);
+                    self.layer_out.push(self.activations[l].apply(acc).id());
+                }
+                k += fan_in * fan_out + fan_out;
+                std::mem::swap(&mut self.layer_in, &mut self.layer_out);
+            }
+            let error = (t.var(self.layer_in[0]) - d.y.row(s)[0]).square();
+            total = Some(match total {
+                Some(sum) => sum + error,
+                None => error,
+            });
+        }
+        let loss = total.expect("a data set with points") * (1.0 / d.len() as f64);
+        let grads = t.backward(loss);
+        let mut params = self
+            .weights
+            .iter_mut()
+            .zip(self.biases.iter_mut())
+            .flat_map(|(w, b)| {
+                w.iter_mut()
+                    .flat_map(|row| row.iter_mut())
+                    .chain(b.iter_mut())
+            });
+        for &id in &self.ids {
+            let p = params.next().expect("one value per parameter node");
+            *p -= lr * grads.wrt(t.var(id)).item();
+        }
+        (loss.item(), t.len())
+    }
+
+    /// The weights as an `Mlp` (to compare with the hand path).
+    pub fn to_mlp(&self, like: &Mlp) -> Mlp {
+        let mut mlp = like.clone();
+        for (l, layer) in mlp.layers.iter_mut().enumerate() {
+            let flat: Vec<f64> = self.weights[l].iter().flatten().copied().collect();
+            layer.weight = Matrix::new(layer.weight.rows(), layer.weight.cols(), flat);
+            layer.bias = Some(Matrix::new(1, self.biases[l].len(), self.biases[l].clone()));
+        }
+        mlp
+    }
+}
+
+/// FLOPs of the matrix products in one training step of `mlp` on `batch` rows: the forward
+/// product and the weight gradient of every layer, and the input gradient of every layer but the
+/// first (2 FLOPs per multiply-add). Elementwise work is not counted.
+pub fn gemm_flops_per_step(mlp: &Mlp, batch: usize) -> f64 {
+    let sizes = mlp.sizes();
+    sizes
+        .windows(2)
+        .enumerate()
+        .map(|(l, w)| {
+            let products = if l == 0 { 2.0 } else { 3.0 };
+            products * 2.0 * (batch * w[0] * w[1]) as f64
+        })
+        .sum()
+}

@@ -1,0 +1,296 @@
+//! The headline benchmark figures in one run: tape vs hand-derived path on W1, W2 and W3
+//! (defined in `benches/common/workloads.rs`), medians of repeated runs, heap allocations per step
+//! counted by a counting global allocator after a warm-up step.
+//!
+//! Run: `cargo run --release --example bench` (about a minute on 2 cores), or
+//! `cargo run --release --example bench -- --repeats 5 --only W1`.
+//!
+//! Prints lines like
+//! `RESULT system=chainrule-tape workload=W1 metric=us_per_step value=0.61 repeats=7 extra=allocs_per_step=0`
+//! and `RATIO workload=W1 tape_over_hand=2.26`.
+
+#[path = "../benches/common/workloads.rs"]
+mod workloads;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use chainrule::hand::Workspace;
+use chainrule::kernels::{gemm, Layout as MatLayout};
+use chainrule::Tape;
+use workloads::*;
+
+struct Counting;
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; it only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.load(Ordering::Relaxed)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// Median seconds per step and mean heap allocations per step.
+struct Timing {
+    secs_per_step: f64,
+    allocs_per_step: f64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let repeats = arg(&args, "--repeats").unwrap_or(7);
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let wants = |w: &str| only.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(w));
+    println!("# chainrule bench: medians of {repeats} runs; threads for large GEMMs: MATMUL_NUM_THREADS={}", std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "unset (physical cores, at most 4)".into()));
+    if wants("W1") {
+        w1_report(repeats);
+    }
+    if wants("W2") {
+        w2_report(repeats.max(5));
+    }
+    if wants("W3") {
+        w3_report(repeats);
+    }
+}
+
+fn arg(args: &[String], name: &str) -> Option<usize> {
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1)?.parse().ok()
+}
+
+/// Times `repeats` runs; each run calls `setup` (untimed), then `warm` once (untimed, buffers
+/// grow), then `steps` calls of `step` (timed, allocations counted).
+fn measure<S>(
+    repeats: usize,
+    steps: usize,
+    mut setup: impl FnMut() -> S,
+    mut step: impl FnMut(&mut S),
+) -> Timing {
+    let mut per_step = Vec::with_capacity(repeats);
+    let mut allocs = 0;
+    for _ in 0..repeats {
+        let mut state = setup();
+        step(&mut state); // warm-up
+        let before = allocations();
+        let start = Instant::now();
+        for _ in 0..steps {
+            step(&mut state);
+        }
+        per_step.push(start.elapsed().as_secs_f64() / steps as f64);
+        allocs += allocations() - before;
+        black_box(&state);
+    }
+    Timing {
+        secs_per_step: median(per_step),
+        allocs_per_step: allocs as f64 / (repeats * steps) as f64,
+    }
+}
+
+fn result(system: &str, workload: &str, metric: &str, value: f64, repeats: usize, extra: &str) {
+    println!("RESULT system={system} workload={workload} metric={metric} value={value:.4} repeats={repeats} extra={extra}");
+}
+
+fn w1_report(repeats: usize) {
+    let (d, start) = w1();
+    let steps = W1_EPOCHS * d.len();
+    // One "step" of `measure` is one epoch here (100 per-sample steps), so the timer is read
+    // once per 100 steps.
+    let epochs = W1_EPOCHS;
+    let tape = measure(
+        repeats,
+        epochs,
+        || (Tape::with_capacity(32, 64), start.clone()),
+        |(t, m)| {
+            black_box(w1_tape_epoch(t, m, &d));
+        },
+    );
+    let hand = measure(
+        repeats,
+        epochs,
+        || (Workspace::new(), start.clone()),
+        |(ws, m)| {
+            black_box(w1_hand_epoch(ws, m, &d));
+        },
+    );
+    let per = d.len() as f64;
+    let (tape_us, hand_us) = (
+        tape.secs_per_step / per * 1e6,
+        hand.secs_per_step / per * 1e6,
+    );
+    result(
+        "chainrule-tape",
+        "W1",
+        "us_per_step",
+        tape_us,
+        repeats,
+        &format!(
+            "allocs_per_step={},steps={steps},steps_per_sec={:.0}",
+            tape.allocs_per_step / per,
+            1e6 / tape_us
+        ),
+    );
+    result(
+        "chainrule-hand",
+        "W1",
+        "us_per_step",
+        hand_us,
+        repeats,
+        &format!(
+            "allocs_per_step={},steps={steps},steps_per_sec={:.0}",
+            hand.allocs_per_step / per,
+            1e6 / hand_us
+        ),
+    );
+    println!("RATIO workload=W1 tape_over_hand={:.2}", tape_us / hand_us);
+}
+
+fn w2_report(repeats: usize) {
+    let (d, start) = w2();
+    let batch = d.len();
+    let (x, y) = (d.x.as_slice(), d.y.as_slice());
+    let tape = measure(
+        repeats,
+        W2_STEPS,
+        || (Tape::new(), start.clone()),
+        |(t, m)| {
+            black_box(tape_step(t, m, x, y, batch, W2_LR));
+        },
+    );
+    let hand = measure(
+        repeats,
+        W2_STEPS,
+        || (Workspace::new(), start.clone()),
+        |(ws, m)| {
+            black_box(hand_step(ws, m, x, y, batch, W2_LR));
+        },
+    );
+    // The GEMM bound: one 4096x256x256 product, timed alone in this run.
+    let (m, k, n) = (4096, 256, 256);
+    let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.001).sin()).collect();
+    let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.002).cos()).collect();
+    let mut c = vec![0.0; m * n];
+    let gemm_time = measure(
+        repeats,
+        10,
+        || (),
+        |_| {
+            gemm(
+                m,
+                k,
+                n,
+                &a,
+                MatLayout::AsIs,
+                &b,
+                MatLayout::AsIs,
+                &mut c,
+                false,
+            );
+            black_box(&c);
+        },
+    );
+    let gemm_gflops = 2.0 * (m * k * n) as f64 / gemm_time.secs_per_step / 1e9;
+    let flops = gemm_flops_per_step(&start, batch);
+    let gflops = |secs: f64| flops / secs / 1e9;
+    let bound = |secs: f64| gflops(secs) / gemm_gflops;
+    result(
+        "matrixmultiply",
+        "GEMM-4096x256x256",
+        "gflops",
+        gemm_gflops,
+        repeats,
+        &format!("allocs_per_call={}", gemm_time.allocs_per_step),
+    );
+    for (system, t) in [("chainrule-tape", &tape), ("chainrule-hand", &hand)] {
+        result(system, "W2", "ms_per_step", t.secs_per_step * 1e3, repeats, &format!("allocs_per_step={},gflops={:.2},fraction_of_gemm_bound={:.2},gemm_flops_per_step={flops:.3e}", t.allocs_per_step, gflops(t.secs_per_step), bound(t.secs_per_step)));
+    }
+    println!(
+        "RATIO workload=W2 tape_over_hand={:.3}",
+        tape.secs_per_step / hand.secs_per_step
+    );
+}
+
+fn w3_report(repeats: usize) {
+    let (d, start) = w3();
+    let mut nodes = 0;
+    let tape = measure(
+        repeats,
+        W3_STEPS,
+        || (Tape::new(), ScalarMlp::from_mlp(&start)),
+        |(t, m)| {
+            let (loss, n) = m.step(t, &d, W3_LR);
+            nodes = n;
+            black_box(loss);
+        },
+    );
+    let hand = measure(
+        repeats,
+        W3_STEPS,
+        || (Workspace::new(), start.clone()),
+        |(ws, m)| {
+            black_box(hand_step(
+                ws,
+                m,
+                d.x.as_slice(),
+                d.y.as_slice(),
+                d.len(),
+                W3_LR,
+            ));
+        },
+    );
+    let ns_per_node = tape.secs_per_step * 1e9 / nodes as f64;
+    result(
+        "chainrule-tape",
+        "W3",
+        "ns_per_node",
+        ns_per_node,
+        repeats,
+        &format!(
+            "nodes={nodes},us_per_step={:.1},allocs_per_step={}",
+            tape.secs_per_step * 1e6,
+            tape.allocs_per_step
+        ),
+    );
+    result(
+        "chainrule-hand",
+        "W3",
+        "us_per_step",
+        hand.secs_per_step * 1e6,
+        repeats,
+        &format!("allocs_per_step={}", hand.allocs_per_step),
+    );
+    println!(
+        "RATIO workload=W3 tape_over_hand={:.2}",
+        tape.secs_per_step / hand.secs_per_step
+    );
+}

@@ -3,7 +3,8 @@
 //! counted by a counting global allocator after a warm-up step.
 //!
 //! Run: `cargo run --release --example bench` (about a minute on 2 cores), or
-//! `cargo run --release --example bench -- --repeats 5 --only W1`.
+//! `cargo run --release --example bench -- --repeats 5 --only W1`, and
+//! `-- --chart docs/benchmarks.svg` to draw the figure of `docs/benchmarks.md` from the run.
 //!
 //! Prints lines like
 //! `RESULT system=chainrule-tape workload=W1 metric=us_per_step value=0.61 repeats=7 extra=allocs_per_step=0`
@@ -73,14 +74,42 @@ fn main() {
         .cloned();
     let wants = |w: &str| only.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(w));
     println!("# chainrule bench: medians of {repeats} runs; threads for large GEMMs: MATMUL_NUM_THREADS={}", std::env::var("MATMUL_NUM_THREADS").unwrap_or_else(|_| "unset (physical cores, at most 4)".into()));
+    let chart = args
+        .iter()
+        .position(|a| a == "--chart")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    // (workload label, tape µs/step, hand µs/step) for the chart.
+    let mut rows: Vec<(String, f64, f64)> = Vec::new();
     if wants("W1") {
-        w1_report(repeats);
+        rows.push(w1_report(repeats));
     }
     if wants("W2") {
-        w2_report(repeats.max(5));
+        rows.push(w2_report(repeats.max(5)));
     }
     if wants("W3") {
-        w3_report(repeats);
+        rows.push(w3_report(repeats));
+    }
+    if let Some(path) = chart {
+        let categories: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        let series = [
+            ("tape", rows.iter().map(|r| r.1).collect()),
+            ("hand", rows.iter().map(|r| r.2).collect()),
+        ];
+        let title = "chainrule: tape vs hand-derived path, µs per training step (log scale)";
+        match chainrule::plot::bar_chart(
+            std::path::Path::new(&path),
+            title,
+            "µs per step",
+            &categories,
+            &series,
+        ) {
+            Ok(()) => println!("# chart written to {path}"),
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
     }
 }
 
@@ -121,7 +150,7 @@ fn result(system: &str, workload: &str, metric: &str, value: f64, repeats: usize
     println!("RESULT system={system} workload={workload} metric={metric} value={value:.4} repeats={repeats} extra={extra}");
 }
 
-fn w1_report(repeats: usize) {
+fn w1_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w1();
     let steps = W1_EPOCHS * d.len();
     // One "step" of `measure` is one epoch here (100 per-sample steps), so the timer is read
@@ -173,9 +202,10 @@ fn w1_report(repeats: usize) {
         ),
     );
     println!("RATIO workload=W1 tape_over_hand={:.2}", tape_us / hand_us);
+    ("W1 lab (2-4-4-1, batch 1)".into(), tape_us, hand_us)
 }
 
-fn w2_report(repeats: usize) {
+fn w2_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w2();
     let batch = d.len();
     let (x, y) = (d.x.as_slice(), d.y.as_slice());
@@ -238,9 +268,11 @@ fn w2_report(repeats: usize) {
         "RATIO workload=W2 tape_over_hand={:.3}",
         tape.secs_per_step / hand.secs_per_step
     );
+    let label = "W2 batched (2-256-256-1, batch 4096)".to_string();
+    (label, tape.secs_per_step * 1e6, hand.secs_per_step * 1e6)
 }
 
-fn w3_report(repeats: usize) {
+fn w3_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w3();
     let mut nodes = 0;
     let tape = measure(
@@ -293,4 +325,6 @@ fn w3_report(repeats: usize) {
         "RATIO workload=W3 tape_over_hand={:.2}",
         tape.secs_per_step / hand.secs_per_step
     );
+    let label = "W3 scalar (2-16-16-1, batch 100)".to_string();
+    (label, tape.secs_per_step * 1e6, hand.secs_per_step * 1e6)
 }

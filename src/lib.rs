@@ -32,6 +32,7 @@ mod matrix;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 mod tape;
 
 pub use check::{gradcheck, GradCheckError, GradCheckReport};

@@ -44,6 +44,13 @@ impl<'t> Gradients<'t> {
     }
 }
 
+impl fmt::Debug for Gradients<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let covered = self.tape.inner.borrow().grads_for;
+        write!(f, "Gradients {{ nodes: {covered} }}")
+    }
+}
+
 /// A read-only view of a matrix inside a tape: dereferences to the row-major `[f64]` entries.
 ///
 /// It borrows the tape's storage, so drop it before recording more ops on the same tape.

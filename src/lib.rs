@@ -22,6 +22,7 @@
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 #![deny(missing_docs)]
 
+pub mod anomaly;
 pub mod check;
 pub mod data;
 mod grads;
@@ -34,7 +35,9 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 mod tape;
+pub mod viz;
 
+pub use anomaly::Anomaly;
 pub use check::{gradcheck, GradCheckError, GradCheckReport};
 pub use grads::{Gradients, MatRef};
 pub use matrix::Matrix;

@@ -223,3 +223,49 @@ pub(crate) fn write_rows(
     }
     f.write_str("]")
 }
+
+/// A short text for a matrix: its entries when it has at most 16 (`[1 2; 3 4]`), otherwise its
+/// shape and min/mean/max, plus how many entries are NaN or infinite if any are.
+pub(crate) fn summarize(rows: usize, cols: usize, data: &[f64]) -> String {
+    if data.len() <= 16 {
+        let rows_text: Vec<String> = data
+            .chunks(cols.max(1))
+            .map(|row| row.iter().map(|&x| number(x)).collect::<Vec<_>>().join(" "))
+            .collect();
+        return format!("[{}]", rows_text.join("; "));
+    }
+    let finite: Vec<f64> = data.iter().copied().filter(|x| x.is_finite()).collect();
+    let bad = data.len() - finite.len();
+    let (min, max) = finite
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+            (lo.min(x), hi.max(x))
+        });
+    let mean = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
+    let mut text = format!(
+        "{rows}x{cols} min {} mean {} max {}",
+        number(min),
+        number(mean),
+        number(max)
+    );
+    if bad > 0 {
+        text.push_str(&format!(", {bad} non-finite"));
+    }
+    text
+}
+
+/// A number as a learner reads it: four decimals in the usual range, scientific outside it.
+pub(crate) fn number(x: f64) -> String {
+    if x == 0.0 {
+        "0".to_string()
+    } else if !x.is_finite() {
+        x.to_string()
+    } else if (1e-3..1e5).contains(&x.abs()) {
+        format!("{x:.4}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    } else {
+        format!("{x:.3e}")
+    }
+}

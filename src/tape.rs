@@ -13,6 +13,7 @@ use std::panic::Location;
 
 use smallvec::SmallVec;
 
+use crate::anomaly::{Anomaly, AnomalyState};
 use crate::grads::{Gradients, MatRef};
 use crate::matrix::Matrix;
 use crate::ops::{self, Backward, Op, Operand};
@@ -66,6 +67,15 @@ pub(crate) struct Inner {
     pub(crate) grads: Vec<f64>,
     /// Nodes `0..grads_for` hold gradients from the last backward sweep; later ones have none.
     pub(crate) grads_for: usize,
+    pub(crate) anomaly: AnomalyState,
+}
+
+/// One node's step of a traced reverse sweep: the upstream gradient it received and what its rule
+/// added to each input's gradient.
+pub(crate) struct RawStep {
+    pub(crate) node: NodeId,
+    pub(crate) upstream: Vec<f64>,
+    pub(crate) added: SmallVec<[(NodeId, Vec<f64>); 2]>,
 }
 
 impl Inner {
@@ -138,6 +148,7 @@ impl Tape {
             used: 0,
             grads: Vec::with_capacity(values),
             grads_for: 0,
+            anomaly: AnomalyState::default(),
         };
         Tape {
             inner: RefCell::new(inner),
@@ -146,6 +157,7 @@ impl Tape {
 
     /// Records a trainable leaf holding a copy of `value`; backward computes its gradient.
     #[inline]
+    #[track_caller]
     pub fn param(&self, value: &Matrix) -> Var<'_> {
         self.leaf(Op::Param, value.rows(), value.cols(), value.as_slice())
     }
@@ -160,12 +172,14 @@ impl Tape {
 
     /// Records a trainable 1×1 leaf: the micrograd-style scalar `Value`.
     #[inline]
+    #[track_caller]
     pub fn scalar(&self, value: f64) -> Var<'_> {
         self.leaf(Op::Param, 1, 1, &[value])
     }
 
     /// Records a leaf that is not trained (data, targets, constants): it gets no gradient work.
     #[inline]
+    #[track_caller]
     pub fn input(&self, value: &Matrix) -> Var<'_> {
         self.leaf(Op::Input, value.rows(), value.cols(), value.as_slice())
     }
@@ -180,6 +194,7 @@ impl Tape {
 
     /// Records a non-trained 1×1 constant.
     #[inline]
+    #[track_caller]
     pub fn constant(&self, value: f64) -> Var<'_> {
         self.leaf(Op::Input, 1, 1, &[value])
     }
@@ -243,6 +258,14 @@ impl Tape {
         t.used = mark.values;
         t.grads.truncate(mark.values);
         t.grads_for = t.grads_for.min(mark.nodes);
+        t.anomaly.locations.truncate(mark.nodes);
+        if t.anomaly
+            .first
+            .as_ref()
+            .is_some_and(|a| a.node.index() >= mark.nodes)
+        {
+            t.anomaly.first = None;
+        }
     }
 
     /// Runs the reverse sweep from a 1×1 `output` (a loss) and returns every gradient d`output`/d·.
@@ -253,21 +276,16 @@ impl Tape {
     /// # Panics
     /// If `output` is not 1×1 (reduce it with `.sum()` / `.mean()`, or seed it with
     /// [`backward_with`](Tape::backward_with)), or belongs to another tape.
+    ///
+    /// In anomaly mode, a NaN or infinity in the forward or backward pass panics with the
+    /// [`Anomaly`]; use [`try_backward`](Tape::try_backward) to get it as an error instead.
     #[inline]
     #[track_caller]
     pub fn backward<'t>(&'t self, output: Var<'t>) -> Gradients<'t> {
-        self.check_owner("backward", output);
-        let (rows, cols) = output.shape();
-        if (rows, cols) != (1, 1) {
-            fail(format_args!(
-                "backward: the output {} ({}) is {rows}x{cols}, not a scalar; reduce it with \
-                 .sum() or .mean(), or call backward_with(out, seed) with a {rows}x{cols} seed",
-                output.id,
-                output.op()
-            ));
+        match self.try_backward(output) {
+            Ok(grads) => grads,
+            Err(anomaly) => panic!("{anomaly}"),
         }
-        self.sweep(output.id, &[1.0]);
-        Gradients::new(self)
     }
 
     /// The vector–Jacobian product: backward from a non-scalar `output` with `seed` as dL/d`output`.
@@ -287,12 +305,26 @@ impl Tape {
                 output.id
             ));
         }
-        self.sweep(output.id, seed.as_slice());
+        if let Some(anomaly) = self.anomaly() {
+            panic!("{anomaly}");
+        }
+        if let Err(anomaly) = self.sweep(output.id, seed.as_slice(), None) {
+            panic!("{anomaly}");
+        }
         Gradients::new(self)
     }
 
     /// The reverse sweep: seed the output's gradient, then walk the tape backwards once.
-    fn sweep(&self, output: NodeId, seed: &[f64]) {
+    ///
+    /// With `trace`, each rule's contribution is also recorded (the inputs' gradients are set
+    /// aside, the rule runs on zeros, and what it wrote is kept and added back). In anomaly mode
+    /// every gradient a rule writes is checked, and the sweep stops at the first non-finite one.
+    pub(crate) fn sweep(
+        &self,
+        output: NodeId,
+        seed: &[f64],
+        mut trace: Option<&mut Vec<RawStep>>,
+    ) -> Result<(), Anomaly> {
         let mut guard = self.inner.borrow_mut();
         let t = &mut *guard;
         let out = &t.nodes[output.index()];
@@ -300,7 +332,9 @@ impl Tape {
         t.grads.clear();
         t.grads.resize(end, 0.0);
         t.grads[out.offset..end].copy_from_slice(seed);
-        for node in t.nodes[..=output.index()].iter().rev() {
+        t.grads_for = 0;
+        for index in (0..=output.index()).rev() {
+            let node = &t.nodes[index];
             if !node.requires_grad || node.op.is_leaf() {
                 continue;
             }
@@ -308,14 +342,115 @@ impl Tape {
             // gradient (the upstream) while writing its inputs' gradients.
             let (below, rest) = t.grads.split_at_mut(node.offset);
             let upstream = &rest[..node.rows * node.cols];
-            let mut cx = Backward::new(node, &t.nodes, &t.values, below, upstream);
-            ops::backward(node.op, &mut cx);
+            match trace.as_deref_mut() {
+                None => ops::backward(
+                    node.op,
+                    &mut Backward::new(node, &t.nodes, &t.values, below, upstream),
+                ),
+                Some(steps) => {
+                    let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
+                    for &input in &node.inputs {
+                        let n = &t.nodes[input.index()];
+                        if n.requires_grad && !added.iter().any(|(id, _)| *id == input) {
+                            added.push((input, below[n.range()].to_vec()));
+                            below[n.range()].fill(0.0);
+                        }
+                    }
+                    ops::backward(
+                        node.op,
+                        &mut Backward::new(node, &t.nodes, &t.values, below, upstream),
+                    );
+                    for (input, before) in added.iter_mut() {
+                        let grad = &mut below[t.nodes[input.index()].range()];
+                        for (g, b) in grad.iter_mut().zip(before.iter_mut()) {
+                            // keep the contribution in `before`, and restore the running sum
+                            let contribution = *g;
+                            *g += *b;
+                            *b = contribution;
+                        }
+                    }
+                    steps.push(RawStep {
+                        node: NodeId(index as u32),
+                        upstream: upstream.to_vec(),
+                        added,
+                    });
+                }
+            }
+            if t.anomaly.enabled {
+                if let Some(anomaly) =
+                    t.anomaly
+                        .after_rule(NodeId(index as u32), &t.nodes, &t.values, &t.grads)
+                {
+                    return Err(anomaly);
+                }
+            }
         }
         t.grads_for = output.index() + 1;
+        Ok(())
+    }
+
+    /// Turns anomaly mode on or off (see [`crate::anomaly`]): while on, every recorded value and
+    /// every gradient is checked for NaN and infinity, and the first one found is kept with the
+    /// op and the source line that recorded it. Off by default; it costs nothing while off.
+    ///
+    /// ```
+    /// use chainrule::Tape;
+    /// let tape = Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let x = tape.scalar(0.0);
+    /// let y = x.log().exp();                  // log(0) = −∞ is the first non-finite value
+    /// let err = tape.try_backward(y).unwrap_err();
+    /// assert_eq!(err.op.name(), "log");
+    /// assert!(err.to_string().contains("produced [-inf]"));
+    /// ```
+    pub fn set_anomaly_detection(&self, on: bool) {
+        self.inner.borrow_mut().anomaly.enabled = on;
+    }
+
+    /// Whether anomaly mode is on.
+    pub fn anomaly_detection(&self) -> bool {
+        self.inner.borrow().anomaly.enabled
+    }
+
+    /// The first anomaly found since the tape was last reset, if any (anomaly mode only).
+    pub fn anomaly(&self) -> Option<Anomaly> {
+        self.inner.borrow().anomaly.first.clone()
+    }
+
+    /// How many values and gradients anomaly mode has checked on this tape (0 while it is off).
+    pub fn anomaly_checks(&self) -> usize {
+        self.inner.borrow().anomaly.checks
+    }
+
+    /// [`backward`](Tape::backward) that reports an anomaly instead of panicking: in anomaly mode,
+    /// a non-finite value recorded in the forward pass, or the first non-finite gradient of the
+    /// sweep, is returned as an error naming the op, its inputs and where it was recorded.
+    /// Without anomaly mode it always succeeds.
+    ///
+    /// # Panics
+    /// As [`backward`](Tape::backward), for a non-scalar output or a handle of another tape.
+    #[track_caller]
+    pub fn try_backward<'t>(&'t self, output: Var<'t>) -> Result<Gradients<'t>, Anomaly> {
+        self.check_owner("backward", output);
+        let (rows, cols) = output.shape();
+        if (rows, cols) != (1, 1) {
+            fail(format_args!(
+                "backward: the output {} ({}) is {rows}x{cols}, not a scalar; reduce it with \
+                 .sum() or .mean(), or call backward_with(out, seed) with a {rows}x{cols} seed",
+                output.id,
+                output.op()
+            ));
+        }
+        if let Some(anomaly) = self.anomaly() {
+            return Err(anomaly);
+        }
+        self.sweep(output.id, &[1.0], None)?;
+        Ok(Gradients::new(self))
     }
 
     /// Appends a leaf node holding a copy of `values`.
     #[inline]
+    #[track_caller]
     fn leaf(&self, op: Op, rows: usize, cols: usize, values: &[f64]) -> Var<'_> {
         let mut t = self.inner.borrow_mut();
         let offset = t.used;
@@ -329,6 +464,11 @@ impl Tape {
             offset,
             op == Op::Param,
         );
+        if t.anomaly.enabled {
+            let t = &mut *t;
+            t.anomaly
+                .after_record(&t.nodes, &t.values, Location::caller());
+        }
         Var { id, tape: self }
     }
 
@@ -337,6 +477,7 @@ impl Tape {
     /// Every op has at most two inputs; they are gathered into fixed arrays in one pass (this is
     /// the hot path of a scalar graph, where a node's whole cost is its bookkeeping).
     #[inline]
+    #[track_caller]
     pub(crate) fn record<'t>(
         &'t self,
         op: Op,
@@ -378,6 +519,10 @@ impl Tape {
             offset,
             requires_grad && op != Op::Detach,
         );
+        if t.anomaly.enabled {
+            t.anomaly
+                .after_record(&t.nodes, &t.values, Location::caller());
+        }
         Var { id, tape: self }
     }
 

@@ -359,6 +359,44 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
     }
 }
 
+/// The backward rule of `op` for its input at `position`, as written in `docs/chain-rule.md`,
+/// with `{y}` for the node, `{a}`/`{b}` for its inputs and `{c}` for the op's constant. The
+/// backward trace fills in node names: `dL/dn6 += dL/dn7 ⊙ n7 ⊙ (1 − n7)`.
+pub fn rule(op: Op, position: usize) -> &'static str {
+    match (op, position) {
+        (Op::Param | Op::Input | Op::Detach, _) => "(no rule: nothing flows back)",
+        (Op::Add | Op::AddScalar(_), 0) | (Op::Add, 1) => "dL/d{a} += dL/d{y}",
+        (Op::Sub, 0) => "dL/d{a} += dL/d{y}",
+        (Op::Sub, _) => "dL/d{b} −= dL/d{y}",
+        (Op::Mul, 0) => "dL/d{a} += dL/d{y} ⊙ {b}",
+        (Op::Mul, _) => "dL/d{b} += dL/d{y} ⊙ {a}",
+        (Op::Div, 0) => "dL/d{a} += dL/d{y} ⊘ {b}",
+        (Op::Div, _) => "dL/d{b} −= dL/d{y} ⊙ {y} ⊘ {b}",
+        (Op::Scale(_), _) => "dL/d{a} += {c} · dL/d{y}",
+        (Op::AddScalar(_), _) | (Op::Add, _) => "dL/d{b} += dL/d{y}",
+        (Op::MatMul, 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
+        (Op::MatMul, _) => "dL/d{b} += {a}ᵀ · dL/d{y}",
+        (Op::Transpose, _) => "dL/d{a} += (dL/d{y})ᵀ",
+        (Op::AddRow, 0) => "dL/d{a} += dL/d{y}",
+        (Op::AddRow, _) => "dL/d{b} += Σ_rows dL/d{y}",
+        (Op::Sum(_), _) => "dL/d{a} += dL/d{y} (broadcast back)",
+        (Op::Mean(_), _) => "dL/d{a} += dL/d{y} / count (broadcast back)",
+        (Op::Exp, _) => "dL/d{a} += dL/d{y} ⊙ {y}",
+        (Op::Log, _) => "dL/d{a} += dL/d{y} ⊘ {a}",
+        (Op::Powf(_), _) => "dL/d{a} += dL/d{y} ⊙ {c}·{a}^({c} − 1)",
+        (Op::Square, _) => "dL/d{a} += dL/d{y} ⊙ 2{a}",
+        (Op::Sigmoid, _) => "dL/d{a} += dL/d{y} ⊙ {y} ⊙ (1 − {y})",
+        (Op::Relu, _) => "dL/d{a} += dL/d{y} ⊙ [{y} > 0]",
+        (Op::Tanh, _) => "dL/d{a} += dL/d{y} ⊙ (1 − {y}²)",
+        (Op::Mse, 0) => "dL/d{a} += dL/d{y} · 2({a} − {b})/n",
+        (Op::Mse, _) => "dL/d{b} −= dL/d{y} · 2({a} − {b})/n",
+        (Op::Sse, 0) => "dL/d{a} += dL/d{y} · 2({a} − {b})",
+        (Op::Sse, _) => "dL/d{b} −= dL/d{y} · 2({a} − {b})",
+        (Op::Bce(_), 0) => "dL/d{a} += dL/d{y} · ({a} − {b})/({a}(1 − {a}))/n (0 outside the clip)",
+        (Op::Bce(_), _) => "dL/d{b} += dL/d{y} · (ln(1 − {a}) − ln {a})/n",
+    }
+}
+
 /// What a backward rule may read (values, shapes, the upstream gradient) and write (the inputs'
 /// gradients) for one node during the reverse sweep.
 pub(crate) struct Backward<'a> {

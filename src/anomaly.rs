@@ -1,0 +1,196 @@
+//! Anomaly mode: find the first op that produced a NaN or an infinity, instead of printing `nan`
+//! for a thousand epochs.
+//!
+//! When [`Tape::set_anomaly_detection`](crate::Tape::set_anomaly_detection) is on, the tape
+//! remembers where each op was recorded (the caller's `file:line:col`, via `#[track_caller]`),
+//! checks every value it records and every gradient the reverse sweep writes, and keeps the
+//! first non-finite one as an [`Anomaly`]. When it is off, none of this runs: no location is
+//! stored and no value is looked at ([`Tape::anomaly_checks`](crate::Tape::anomaly_checks) stays 0).
+
+use std::fmt;
+use std::panic::Location;
+
+use crate::matrix::summarize;
+use crate::ops::Op;
+use crate::tape::{Node, NodeId};
+
+/// Which pass found the anomaly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// A recorded value was NaN or infinite.
+    Forward,
+    /// A backward rule wrote a NaN or infinite gradient into one of its inputs.
+    Backward,
+}
+
+/// The first NaN or infinity found in anomaly mode: which node, which op, where it was recorded,
+/// and the numbers around it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Anomaly {
+    /// Forward (a value) or backward (a gradient).
+    pub phase: Phase,
+    /// The node whose op produced it (in the backward pass: whose rule produced it).
+    pub node: NodeId,
+    /// That node's op.
+    pub op: Op,
+    /// Where the op was recorded: `file:line:col` of the caller.
+    pub location: String,
+    /// The node's inputs, each with a summary of its value: `n4 = [0]`.
+    pub inputs: Vec<(NodeId, String)>,
+    /// The offending value (forward) or gradient (backward), summarized.
+    pub found: String,
+    /// Backward only: the input whose gradient went non-finite, and the upstream gradient
+    /// dL/d(node) the rule was given.
+    pub gradient_of: Option<(NodeId, String)>,
+}
+
+impl fmt::Display for Anomaly {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let call = call_text(self.node, self.op, self.inputs.iter().map(|(id, _)| *id));
+        match (&self.phase, &self.gradient_of) {
+            (Phase::Backward, Some((input, upstream))) => write!(
+                f,
+                "anomaly in the backward pass: the rule of {call} (recorded at {}) made dL/d{input} = {} \
+                 from upstream dL/d{} = {upstream}",
+                self.location, self.found, self.node
+            )?,
+            _ => write!(
+                f,
+                "anomaly in the forward pass: {call} (recorded at {}) produced {}",
+                self.location, self.found
+            )?,
+        }
+        if !self.inputs.is_empty() {
+            f.write_str("; inputs: ")?;
+            for (k, (id, summary)) in self.inputs.iter().enumerate() {
+                let sep = if k > 0 { ", " } else { "" };
+                write!(f, "{sep}{id} = {summary}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Anomaly {}
+
+/// `n5 = log(n4)`, or `n0 = param` for a leaf.
+pub(crate) fn call_text(node: NodeId, op: Op, inputs: impl Iterator<Item = NodeId>) -> String {
+    let args: Vec<String> = inputs.map(|i| i.to_string()).collect();
+    if op.is_leaf() {
+        format!("{node} = {op}")
+    } else {
+        format!("{node} = {op}({})", args.join(", "))
+    }
+}
+
+/// The anomaly-mode state of a tape.
+#[derive(Default)]
+pub(crate) struct AnomalyState {
+    pub(crate) enabled: bool,
+    /// Where each node was recorded; filled only while enabled.
+    pub(crate) locations: Vec<&'static Location<'static>>,
+    pub(crate) first: Option<Anomaly>,
+    /// How many values and gradients have been checked (stays 0 while disabled).
+    pub(crate) checks: usize,
+}
+
+impl AnomalyState {
+    /// Called after a node is recorded (only while enabled): remembers where, checks its value.
+    pub(crate) fn after_record(
+        &mut self,
+        nodes: &[Node],
+        values: &[f64],
+        at: &'static Location<'static>,
+    ) {
+        let id = nodes.len() - 1;
+        // Nodes recorded while the mode was off have no location; pad so indices line up.
+        let unknown = Location::caller();
+        self.locations.resize(id, unknown);
+        self.locations.push(at);
+        self.checks += 1;
+        let node = &nodes[id];
+        let value = &values[node.range()];
+        if self.first.is_none() && value.iter().any(|v| !v.is_finite()) {
+            self.first = Some(self.describe(
+                Phase::Forward,
+                NodeId(id as u32),
+                nodes,
+                values,
+                value,
+                None,
+            ));
+        }
+    }
+
+    /// Called after a node's backward rule ran (only while enabled): checks every input gradient
+    /// it wrote. Returns the anomaly if one appeared.
+    pub(crate) fn after_rule(
+        &mut self,
+        id: NodeId,
+        nodes: &[Node],
+        values: &[f64],
+        grads: &[f64],
+    ) -> Option<Anomaly> {
+        let node = &nodes[id.index()];
+        for &input in &node.inputs {
+            let n = &nodes[input.index()];
+            if !n.requires_grad {
+                continue;
+            }
+            self.checks += 1;
+            let grad = &grads[n.range()];
+            if grad.iter().any(|g| !g.is_finite()) {
+                let upstream = &grads[node.range()];
+                let upstream = summarize(node.rows, node.cols, upstream);
+                let anomaly = self.describe(
+                    Phase::Backward,
+                    id,
+                    nodes,
+                    values,
+                    grad,
+                    Some((input, upstream)),
+                );
+                self.first.get_or_insert_with(|| anomaly.clone());
+                return Some(anomaly);
+            }
+        }
+        None
+    }
+
+    fn describe(
+        &self,
+        phase: Phase,
+        id: NodeId,
+        nodes: &[Node],
+        values: &[f64],
+        found: &[f64],
+        gradient_of: Option<(NodeId, String)>,
+    ) -> Anomaly {
+        let node = &nodes[id.index()];
+        let (rows, cols) = match gradient_of {
+            Some((input, _)) => (nodes[input.index()].rows, nodes[input.index()].cols),
+            None => (node.rows, node.cols),
+        };
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|&i| {
+                let n = &nodes[i.index()];
+                (i, summarize(n.rows, n.cols, &values[n.range()]))
+            })
+            .collect();
+        let location = self
+            .locations
+            .get(id.index())
+            .map_or_else(|| "an unknown place".into(), |l| l.to_string());
+        Anomaly {
+            phase,
+            node: id,
+            op: node.op,
+            location,
+            inputs,
+            found: summarize(rows, cols, found),
+            gradient_of,
+        }
+    }
+}

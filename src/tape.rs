@@ -324,7 +324,7 @@ impl Tape {
         output: NodeId,
         seed: &[f64],
         mut trace: Option<&mut Vec<RawStep>>,
-    ) -> Result<(), Anomaly> {
+    ) -> Result<(), Box<Anomaly>> {
         let mut guard = self.inner.borrow_mut();
         let t = &mut *guard;
         let out = &t.nodes[output.index()];
@@ -381,7 +381,7 @@ impl Tape {
                     t.anomaly
                         .after_rule(NodeId(index as u32), &t.nodes, &t.values, &t.grads)
                 {
-                    return Err(anomaly);
+                    return Err(Box::new(anomaly));
                 }
             }
         }
@@ -430,7 +430,7 @@ impl Tape {
     /// # Panics
     /// As [`backward`](Tape::backward), for a non-scalar output or a handle of another tape.
     #[track_caller]
-    pub fn try_backward<'t>(&'t self, output: Var<'t>) -> Result<Gradients<'t>, Anomaly> {
+    pub fn try_backward<'t>(&'t self, output: Var<'t>) -> Result<Gradients<'t>, Box<Anomaly>> {
         self.check_owner("backward", output);
         let (rows, cols) = output.shape();
         if (rows, cols) != (1, 1) {
@@ -442,7 +442,7 @@ impl Tape {
             ));
         }
         if let Some(anomaly) = self.anomaly() {
-            return Err(anomaly);
+            return Err(Box::new(anomaly));
         }
         self.sweep(output.id, &[1.0], None)?;
         Ok(Gradients::new(self))

@@ -4,8 +4,7 @@ use chainrule::nn::{Activation, Init, Mlp};
 use chainrule::{viz, Matrix, Op, Tape};
 use petgraph::algo::{is_cyclic_directed, toposort};
 
-/// The lab's 2-2-2-1 network on one sample, with its MSE loss; returns the tape's node count
-/// expected and the number of input edges.
+/// The lab's 2-2-2-1 network on one sample, with its MSE loss.
 fn lab_network(tape: &Tape) -> chainrule::Var<'_> {
     let mlp = Mlp::new(
         &[2, 2, 2, 1],
@@ -38,9 +37,12 @@ fn the_graph_has_one_node_per_tape_node_and_one_edge_per_input() {
     assert_eq!(toposort(&graph, None).unwrap().len(), 18);
 }
 
+/// `(name, label)` of each node statement, and `(from, to)` of each edge statement.
+type Statements = (Vec<(String, String)>, Vec<(String, String)>);
+
 /// A minimal reader for the DOT `to_dot` writes: node statements with a quoted label, edge
 /// statements, and braces balanced inside every label once escapes are taken into account.
-fn parse_dot(dot: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn parse_dot(dot: &str) -> Statements {
     let mut lines = dot.lines();
     assert_eq!(lines.next(), Some("digraph tape {"));
     assert_eq!(dot.lines().last(), Some("}"));
@@ -150,7 +152,11 @@ fn parameters_and_inputs_are_styled_apart_and_large_matrices_are_summarized() {
         line("n0")
     );
     // 1x5 is past 4x4, but with at most 16 entries it still shows them, after its shape.
-    assert!(line("n1").contains("value 1x5 [1 1 1 1 1]"), "{}", line("n1"));
+    assert!(
+        line("n1").contains("value 1x5 [1 1 1 1 1]"),
+        "{}",
+        line("n1")
+    );
 }
 
 fn sigma(x: f64) -> f64 {

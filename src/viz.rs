@@ -102,12 +102,8 @@ pub fn to_dot(tape: &Tape) -> String {
             view.op,
             show(&view.value)
         );
-        let _ = writeln!(
-            dot,
-            "  {} [label=\"{{{}}}\"{style}];",
-            view.id,
-            escape(&label)
-        );
+        // With rankdir=LR, a record without braces stacks its fields: op / value / grad.
+        let _ = writeln!(dot, "  {} [label=\"{}\"{style}];", view.id, escape(&label));
     }
     for edge in graph.edge_indices() {
         let (from, to) = graph.edge_endpoints(edge).expect("an edge of this graph");

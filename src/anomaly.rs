@@ -194,3 +194,33 @@ impl AnomalyState {
         }
     }
 }
+
+/// Records one step again on a fresh tape with anomaly mode on, and returns the first NaN or
+/// infinity it finds (forward values, then, for a 1×1 output, the backward sweep).
+///
+/// This is what a training loop calls when its loss goes non-finite: the normal steps run with
+/// the mode off (at no cost), and only the failing step is replayed to name the culprit.
+///
+/// ```
+/// use chainrule::{anomaly, Matrix, Op};
+///
+/// let w = Matrix::from_rows(&[[f64::INFINITY], [1.0]]); // weights that diverged
+/// let found = anomaly::diagnose(|tape| {
+///     let x = tape.input(&Matrix::from_rows(&[[0.5, 0.5]]));
+///     x.matmul(tape.param(&w)).sigmoid().mse(tape.constant(1.0))
+/// });
+/// assert_eq!(found.unwrap().op, Op::Param);
+/// ```
+pub fn diagnose<F>(step: F) -> Option<Anomaly>
+where
+    F: for<'t> FnOnce(&'t crate::Tape) -> crate::Var<'t>,
+{
+    let tape = crate::Tape::new();
+    tape.set_anomaly_detection(true);
+    let out = step(&tape);
+    if out.shape() == (1, 1) {
+        tape.try_backward(out).err().map(|anomaly| *anomaly)
+    } else {
+        tape.anomaly()
+    }
+}

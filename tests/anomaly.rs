@@ -144,3 +144,61 @@ fn reset_forgets_the_anomaly() {
     let y = tape.scalar(2.0).log();
     assert!(tape.try_backward(y).is_ok());
 }
+
+#[test]
+fn a_diverging_run_is_diagnosed_by_replaying_its_step() {
+    // The lab's "no activation, huge learning rate" run: a linear 2-4-4-1 network, lr 100, MSE.
+    // The loss goes non-finite within a few steps; replaying that step in anomaly mode names the
+    // first non-finite value. The weights are still finite there, but the prediction has grown
+    // past 1e154, and squaring it inside the MSE overflows: the culprit is the loss op.
+    use chainrule::anomaly;
+    use chainrule::data;
+    use chainrule::nn::{Activation, Init, Mlp};
+    use chainrule::optim::Sgd;
+
+    let d = data::linear(100, 1);
+    let mut mlp = Mlp::new(
+        &[2, 4, 4, 1],
+        &[Activation::Identity; 3],
+        true,
+        Init::Uniform,
+        1,
+    );
+    let mut tape = Tape::new();
+    let mut diverged_at = None;
+    'epochs: for epoch in 0..100 {
+        for i in 0..d.len() {
+            tape.reset();
+            let net = mlp.bind(&tape);
+            let loss = net
+                .forward(tape.input_slice(1, 2, d.x.row(i)))
+                .mse(tape.input_slice(1, 1, d.y.row(i)));
+            if !loss.item().is_finite() {
+                diverged_at = Some((epoch, i));
+                break 'epochs;
+            }
+            let grads = tape.backward(loss);
+            Sgd::new(100.0).step(&mut mlp, &net, &grads);
+        }
+    }
+    let (_, i) = diverged_at.expect("lr 100 without activations diverges");
+    assert_eq!(
+        tape.anomaly_checks(),
+        0,
+        "the normal steps ran without checks"
+    );
+    let found = anomaly::diagnose(|tape| {
+        let net = mlp.bind(tape);
+        net.forward(tape.input_slice(1, 2, d.x.row(i)))
+            .mse(tape.input_slice(1, 1, d.y.row(i)))
+    })
+    .expect("the replayed step has a non-finite value");
+    let what = (found.phase, found.op, found.found.as_str());
+    assert_eq!(what, (Phase::Forward, Op::Mse, "[inf]"), "{found}");
+    assert!(found.location.starts_with("tests/anomaly.rs:"), "{found}");
+    let prediction: f64 = found.inputs[0].1.trim_matches(['[', ']']).parse().unwrap();
+    assert!(
+        prediction.is_finite() && prediction.abs() > 1e154,
+        "{found}"
+    );
+}

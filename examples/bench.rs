@@ -96,31 +96,62 @@ fn arg(args: &[String], name: &str) -> Option<usize> {
     args.get(i + 1)?.parse().ok()
 }
 
-/// Times `repeats` runs; each run calls `setup` (untimed), then `warm` once (untimed, buffers
-/// grow), then `steps` calls of `step` (timed, allocations counted).
+/// One timed run: `setup` (untimed), one warm-up step (untimed: buffers grow here), then
+/// `steps` timed steps. Returns seconds per step and the heap allocations of the timed steps.
+fn one_run<S>(
+    steps: usize,
+    setup: &mut impl FnMut() -> S,
+    step: &mut impl FnMut(&mut S),
+) -> (f64, usize) {
+    let mut state = setup();
+    step(&mut state);
+    let before = allocations();
+    let start = Instant::now();
+    for _ in 0..steps {
+        step(&mut state);
+    }
+    let secs = start.elapsed().as_secs_f64() / steps as f64;
+    let allocs = allocations() - before;
+    black_box(&state);
+    (secs, allocs)
+}
+
+/// Times `repeats` runs of one system: median seconds per step, mean allocations per step.
 fn measure<S>(
     repeats: usize,
     steps: usize,
     mut setup: impl FnMut() -> S,
     mut step: impl FnMut(&mut S),
 ) -> Timing {
-    let mut per_step = Vec::with_capacity(repeats);
-    let mut allocs = 0;
+    let runs: Vec<(f64, usize)> = (0..repeats)
+        .map(|_| one_run(steps, &mut setup, &mut step))
+        .collect();
+    timing(&runs, steps)
+}
+
+/// Times the tape and the hand path on one workload, alternating their runs (tape, hand, tape,
+/// hand, …) so that a drift in the shared machine's speed affects both alike.
+fn measure_pair<S, T>(
+    repeats: usize,
+    steps: usize,
+    mut setup_tape: impl FnMut() -> S,
+    mut step_tape: impl FnMut(&mut S),
+    mut setup_hand: impl FnMut() -> T,
+    mut step_hand: impl FnMut(&mut T),
+) -> (Timing, Timing) {
+    let (mut tape, mut hand) = (Vec::new(), Vec::new());
     for _ in 0..repeats {
-        let mut state = setup();
-        step(&mut state); // warm-up
-        let before = allocations();
-        let start = Instant::now();
-        for _ in 0..steps {
-            step(&mut state);
-        }
-        per_step.push(start.elapsed().as_secs_f64() / steps as f64);
-        allocs += allocations() - before;
-        black_box(&state);
+        tape.push(one_run(steps, &mut setup_tape, &mut step_tape));
+        hand.push(one_run(steps, &mut setup_hand, &mut step_hand));
     }
+    (timing(&tape, steps), timing(&hand, steps))
+}
+
+fn timing(runs: &[(f64, usize)], steps: usize) -> Timing {
+    let allocs: usize = runs.iter().map(|r| r.1).sum();
     Timing {
-        secs_per_step: median(per_step),
-        allocs_per_step: allocs as f64 / (repeats * steps) as f64,
+        secs_per_step: median(runs.iter().map(|r| r.0).collect()),
+        allocs_per_step: allocs as f64 / (runs.len() * steps) as f64,
     }
 }
 
@@ -131,20 +162,16 @@ fn result(system: &str, workload: &str, metric: &str, value: f64, repeats: usize
 fn w1_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w1();
     let steps = W1_EPOCHS * d.len();
-    // One "step" of `measure` is one epoch here (100 per-sample steps), so the timer is read
+    // One "step" of `measure_pair` is one epoch here (100 per-sample steps), so the timer is read
     // once per 100 steps.
     let epochs = W1_EPOCHS;
-    let tape = measure(
+    let (tape, hand) = measure_pair(
         repeats,
         epochs,
         || (Tape::with_capacity(32, 64), start.clone()),
         |(t, m)| {
             black_box(w1_tape_epoch(t, m, &d));
         },
-    );
-    let hand = measure(
-        repeats,
-        epochs,
         || (Workspace::new(), start.clone()),
         |(ws, m)| {
             black_box(w1_hand_epoch(ws, m, &d));
@@ -187,17 +214,13 @@ fn w2_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w2();
     let batch = d.len();
     let (x, y) = (d.x.as_slice(), d.y.as_slice());
-    let tape = measure(
+    let (tape, hand) = measure_pair(
         repeats,
         W2_STEPS,
         || (Tape::new(), start.clone()),
         |(t, m)| {
             black_box(tape_step(t, m, x, y, batch, W2_LR));
         },
-    );
-    let hand = measure(
-        repeats,
-        W2_STEPS,
         || (Workspace::new(), start.clone()),
         |(ws, m)| {
             black_box(hand_step(ws, m, x, y, batch, W2_LR));
@@ -253,7 +276,7 @@ fn w2_report(repeats: usize) -> (String, f64, f64) {
 fn w3_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w3();
     let mut nodes = 0;
-    let tape = measure(
+    let (tape, hand) = measure_pair(
         repeats,
         W3_STEPS,
         || (Tape::new(), ScalarMlp::from_mlp(&start)),
@@ -262,10 +285,6 @@ fn w3_report(repeats: usize) -> (String, f64, f64) {
             nodes = n;
             black_box(loss);
         },
-    );
-    let hand = measure(
-        repeats,
-        W3_STEPS,
         || (Workspace::new(), start.clone()),
         |(ws, m)| {
             black_box(hand_step(

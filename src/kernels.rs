@@ -31,6 +31,13 @@ pub fn sigmoid(x: f64) -> f64 {
 /// 252 ns at 16³.
 pub const SMALL_GEMM: usize = 512;
 
+/// Products whose inner size `k` is at most this (an input of 2 features, a layer of width 1),
+/// with `B` stored row by row, use [`row_axpy_gemm`] whatever their size: each output row is a
+/// sum of `k` scaled rows of `B`, which streams through memory, while a GEMM kernel would spend
+/// its time packing. (Skinny products with `n = 1` are left to matrixmultiply: a loop over rows of
+/// length 1 is slower still.)
+pub const THIN_K: usize = 4;
+
 /// Which GEMM implementation [`gemm_by`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmPath {
@@ -112,6 +119,29 @@ pub fn gemm_by(
         GemmPath::Loop => true,
         GemmPath::MatrixMultiply => false,
     };
+    if path == GemmPath::Auto && !use_loop && csb == 1 {
+        if k <= THIN_K {
+            row_axpy_gemm(m, k, n, a, (rsa, csa), b, rsb, c, accumulate);
+            return;
+        }
+        if m <= THIN_K && a_layout == Layout::Transposed {
+            // Aᵀ·G with few columns in A (the weight gradient of a 2-feature input layer): one
+            // pass over the rows of G, the small result staying in cache.
+            if !accumulate {
+                c.fill(0.0);
+            }
+            for p in 0..k {
+                let b_row = &b[p * rsb..p * rsb + n];
+                for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
+                    let a_ip = a[i * rsa + p * csa];
+                    for (c, b) in c_row.iter_mut().zip(b_row) {
+                        *c += a_ip * b;
+                    }
+                }
+            }
+            return;
+        }
+    }
     if use_loop {
         small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
         return;
@@ -170,6 +200,33 @@ fn small_gemm(
     }
 }
 
+/// `C[i][·] (+)= Σ_p A[i][p]·B[p][·]` as `k` scaled rows of `B` added to each row of `C` (the
+/// rows of `B` contiguous, `csb = 1`). Each entry adds its products in increasing `p`.
+#[allow(clippy::too_many_arguments)]
+fn row_axpy_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    (rsa, csa): (usize, usize),
+    b: &[f64],
+    rsb: usize,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    for (i, c_row) in c.chunks_exact_mut(n).enumerate().take(m) {
+        if !accumulate {
+            c_row.fill(0.0);
+        }
+        for p in 0..k {
+            let a_ip = a[i * rsa + p * csa];
+            for (c, b) in c_row.iter_mut().zip(&b[p * rsb..p * rsb + n]) {
+                *c += a_ip * b;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,8 +249,9 @@ mod tests {
 
     #[test]
     fn gemm_matches_naive_product_for_every_layout_small_and_large() {
-        // Large enough (20·30·40 > SMALL_GEMM) to reach matrixmultiply, and a tiny one for the loop.
-        for &(m, k, n) in &[(3, 2, 4), (20, 30, 40)] {
+        // A tiny product (the loop), a large one (matrixmultiply), and a large one with k = 2
+        // (the row-axpy loop), and one with m = 2 (its transposed-A loop).
+        for &(m, k, n) in &[(3, 2, 4), (20, 30, 40), (300, 2, 40), (2, 300, 40)] {
             let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
             let want = naive(m, k, n, &a, &b);

@@ -9,7 +9,7 @@
 //! - gradients: `∂L/∂W_l = a_{l−1}ᵀ·δ_l`, `∂L/∂b_l = Σ_rows δ_l`;
 //! - update: `W ← W − lr·∂L/∂W`.
 //!
-//! `f'` is computed from the saved output: σ' = a(1 − a), tanh' = 1 − a², relu' = [a > 0].
+//! `f'` is computed from the saved output: `σ' = a(1 − a)`, `tanh' = 1 − a²`, `relu' = [a > 0]`.
 //!
 //! The products go through the same [`gemm`] as the tape's matmul and each formula multiplies in
 //! the same order as the tape's rules, so the two paths give bitwise-equal gradients (the tests

@@ -32,7 +32,7 @@ pub fn sigmoid(x: f64) -> f64 {
 pub const SMALL_GEMM: usize = 512;
 
 /// Products whose inner size `k` is at most this (an input of 2 features, a layer of width 1),
-/// with `B` stored row by row, use [`row_axpy_gemm`] whatever their size: each output row is a
+/// with `B` stored row by row, use a row-axpy loop whatever their size: each output row is a
 /// sum of `k` scaled rows of `B`, which streams through memory, while a GEMM kernel would spend
 /// its time packing. (Skinny products with `n = 1` are left to matrixmultiply: a loop over rows of
 /// length 1 is slower still.)

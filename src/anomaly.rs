@@ -87,8 +87,9 @@ pub(crate) fn call_text(node: NodeId, op: Op, inputs: impl Iterator<Item = NodeI
 #[derive(Default)]
 pub(crate) struct AnomalyState {
     pub(crate) enabled: bool,
-    /// Where each node was recorded; filled only while enabled.
-    pub(crate) locations: Vec<&'static Location<'static>>,
+    /// Where each node was recorded; filled only while enabled (`None` for nodes recorded
+    /// before the mode was turned on).
+    pub(crate) locations: Vec<Option<&'static Location<'static>>>,
     pub(crate) first: Option<Anomaly>,
     /// How many values and gradients have been checked (stays 0 while disabled).
     pub(crate) checks: usize,
@@ -104,9 +105,8 @@ impl AnomalyState {
     ) {
         let id = nodes.len() - 1;
         // Nodes recorded while the mode was off have no location; pad so indices line up.
-        let unknown = Location::caller();
-        self.locations.resize(id, unknown);
-        self.locations.push(at);
+        self.locations.resize(id, None);
+        self.locations.push(Some(at));
         self.checks += 1;
         let node = &nodes[id];
         let value = &values[node.range()];
@@ -179,10 +179,10 @@ impl AnomalyState {
                 (i, summarize(n.rows, n.cols, &values[n.range()]))
             })
             .collect();
-        let location = self
-            .locations
-            .get(id.index())
-            .map_or_else(|| "an unknown place".into(), |l| l.to_string());
+        let location = match self.locations.get(id.index()) {
+            Some(Some(at)) => at.to_string(),
+            _ => "an unknown place (before anomaly mode was turned on)".to_string(),
+        };
         Anomaly {
             phase,
             node: id,

@@ -202,3 +202,27 @@ fn a_diverging_run_is_diagnosed_by_replaying_its_step() {
         "{found}"
     );
 }
+
+#[test]
+fn nodes_recorded_before_the_mode_was_on_have_no_location() {
+    let tape = Tape::new();
+    let y = tape.scalar(0.0).log(); // recorded with the mode off: no location kept
+    tape.set_anomaly_detection(true);
+    let z = y.exp() * 2.0;
+    assert_eq!(
+        tape.anomaly(),
+        None,
+        "values recorded while off are not checked"
+    );
+    let found = anomaly_of(&tape, z.sum());
+    assert_eq!(found.op, Op::Log);
+    assert_eq!(
+        found.location,
+        "an unknown place (before anomaly mode was turned on)"
+    );
+}
+
+/// The anomaly the sweep from `out` finds.
+fn anomaly_of<'t>(tape: &'t Tape, out: chainrule::Var<'t>) -> chainrule::Anomaly {
+    *tape.try_backward(out).unwrap_err()
+}

@@ -229,6 +229,10 @@ fn the_trace_of_a_tiny_network_matches_a_hand_computation() {
     );
     assert!(text.contains("dL/dn8 += dL/dn9 · n3ᵀ"), "{text}");
     assert!(
+        text.contains("dL/dn9 += dL/dn10  adds") && text.contains("dL/dn4 += dL/dn10  adds"),
+        "{text}"
+    );
+    assert!(
         text.contains("dL/dn11 += dL/dn12 · 2(n11 − n5)/n"),
         "{text}"
     );

@@ -365,7 +365,8 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
 pub fn rule(op: Op, position: usize) -> &'static str {
     match (op, position) {
         (Op::Param | Op::Input | Op::Detach, _) => "(no rule: nothing flows back)",
-        (Op::Add | Op::AddScalar(_), 0) | (Op::Add, 1) => "dL/d{a} += dL/d{y}",
+        (Op::Add | Op::AddScalar(_), 0) => "dL/d{a} += dL/d{y}",
+        (Op::Add, _) => "dL/d{b} += dL/d{y}",
         (Op::Sub, 0) => "dL/d{a} += dL/d{y}",
         (Op::Sub, _) => "dL/d{b} −= dL/d{y}",
         (Op::Mul, 0) => "dL/d{a} += dL/d{y} ⊙ {b}",
@@ -373,7 +374,7 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         (Op::Div, 0) => "dL/d{a} += dL/d{y} ⊘ {b}",
         (Op::Div, _) => "dL/d{b} −= dL/d{y} ⊙ {y} ⊘ {b}",
         (Op::Scale(_), _) => "dL/d{a} += {c} · dL/d{y}",
-        (Op::AddScalar(_), _) | (Op::Add, _) => "dL/d{b} += dL/d{y}",
+        (Op::AddScalar(_), _) => "dL/d{a} += dL/d{y}",
         (Op::MatMul, 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
         (Op::MatMul, _) => "dL/d{b} += {a}ᵀ · dL/d{y}",
         (Op::Transpose, _) => "dL/d{a} += (dL/d{y})ᵀ",

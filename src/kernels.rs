@@ -119,6 +119,12 @@ pub fn gemm_by(
         GemmPath::Loop => true,
         GemmPath::MatrixMultiply => false,
     };
+    if path == GemmPath::Auto && !use_loop && n == 1 {
+        // A matrix–vector product (a width-1 output layer and its weight gradient): packing an
+        // 8 MB matrix for one column costs more than the product.
+        gemv(m, k, a, (rsa, csa), b, rsb, c, accumulate);
+        return;
+    }
     if path == GemmPath::Auto && !use_loop && csb == 1 {
         if k <= THIN_K {
             row_axpy_gemm(m, k, n, a, (rsa, csa), b, rsb, c, accumulate);
@@ -200,6 +206,58 @@ fn small_gemm(
     }
 }
 
+/// `c[i] (+)= Σ_p A[i][p]·b[p]`: one column. With `A` stored as is, four rows' dot products run
+/// side by side (four independent sums in flight); with `A` stored transposed, one pass over its
+/// rows adds `b[p]`-scaled rows into `c`. Each entry adds its products in increasing `p`.
+#[allow(clippy::too_many_arguments)]
+fn gemv(
+    m: usize,
+    k: usize,
+    a: &[f64],
+    (rsa, csa): (usize, usize),
+    b: &[f64],
+    rsb: usize,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    if !accumulate {
+        c.fill(0.0);
+    }
+    if csa == 1 {
+        let mut rows = c.chunks_exact_mut(4);
+        let mut i = 0;
+        for block in &mut rows {
+            let mut sums = [0.0; 4];
+            for p in 0..k {
+                let b_p = b[p * rsb];
+                for (r, sum) in sums.iter_mut().enumerate() {
+                    *sum += a[(i + r) * rsa + p] * b_p;
+                }
+            }
+            for (c, sum) in block.iter_mut().zip(sums) {
+                *c += sum;
+            }
+            i += 4;
+        }
+        for (r, c) in rows.into_remainder().iter_mut().enumerate() {
+            let mut sum = 0.0;
+            for p in 0..k {
+                sum += a[(i + r) * rsa + p] * b[p * rsb];
+            }
+            *c += sum;
+        }
+    } else {
+        // A stored transposed: row p of the buffer holds A[·][p], contiguous over i.
+        for p in 0..k {
+            let b_p = b[p * rsb];
+            let a_col = &a[p * csa..p * csa + m];
+            for (c, a) in c.iter_mut().zip(a_col) {
+                *c += a * b_p;
+            }
+        }
+    }
+}
+
 /// `C[i][·] (+)= Σ_p A[i][p]·B[p][·]` as `k` scaled rows of `B` added to each row of `C` (the
 /// rows of `B` contiguous, `csb = 1`). Each entry adds its products in increasing `p`.
 #[allow(clippy::too_many_arguments)]
@@ -250,8 +308,14 @@ mod tests {
     #[test]
     fn gemm_matches_naive_product_for_every_layout_small_and_large() {
         // A tiny product (the loop), a large one (matrixmultiply), and a large one with k = 2
-        // (the row-axpy loop), and one with m = 2 (its transposed-A loop).
-        for &(m, k, n) in &[(3, 2, 4), (20, 30, 40), (300, 2, 40), (2, 300, 40)] {
+        // (the row-axpy loop), one with m = 2 (its transposed-A loop), and one column (gemv).
+        for &(m, k, n) in &[
+            (3, 2, 4),
+            (20, 30, 40),
+            (300, 2, 40),
+            (2, 300, 40),
+            (301, 40, 1),
+        ] {
             let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
             let want = naive(m, k, n, &a, &b);

@@ -345,3 +345,18 @@ fn a_var_from_another_tape_is_rejected() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_second_sweep_leaves_no_stale_gradient_in_nodes_it_does_not_reach() {
+    // The first sweep gives a = eˣ the gradient 1; the second, from b alone, never reaches a,
+    // whose gradient must then read 0, not the 1 left in the buffer.
+    let tape = Tape::new();
+    let x = tape.scalar(0.5);
+    let a = x.exp();
+    let b = x * 3.0;
+    let first = tape.backward((a + b).sum());
+    assert_eq!(first.wrt(a).item(), 1.0);
+    let second = tape.backward(b.sum());
+    assert_eq!(second.wrt(a).item(), 0.0);
+    assert_eq!(second.wrt(x).item(), 3.0);
+}

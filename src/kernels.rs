@@ -53,7 +53,9 @@ pub enum GemmPath {
 /// `C` an `m×n` row-major buffer.
 ///
 /// `a` holds `A` row-major (`Layout::AsIs`, `m×k`) or `Aᵀ` row-major (`Layout::Transposed`, `k×m`);
-/// likewise `b`. Large products go to `matrixmultiply::dgemm`, which reads transposes by strides.
+/// likewise `b`. Products of at most [`SMALL_GEMM`] multiply-adds use a direct loop; single
+/// columns, inner sizes up to [`THIN_K`] and `Aᵀ·B` with few rows use streaming loops; the rest
+/// go to `matrixmultiply::dgemm`, which reads transposes by strides.
 ///
 /// # Panics
 /// If a buffer's length does not match its shape.

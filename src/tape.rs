@@ -4,7 +4,8 @@
 //! (one `f64` per entry of every node, at the node's offset). A node can only use nodes recorded
 //! before it, so the recording order is already a topological order: the backward pass is one loop
 //! from the output down to node 0, handing `upstream × local derivative` to each input with `+=`.
-//! [`Tape::reset`] clears the three buffers but keeps their capacity, so after the first step of a
+//! [`Tape::reset`] forgets every node but keeps the buffers (the value buffer even keeps its
+//! length, since every forward kernel overwrites its output), so after the first step of a
 //! training loop, recording and differentiating a step of the same shape allocates nothing.
 
 use std::cell::{Ref, RefCell};

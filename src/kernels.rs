@@ -141,10 +141,7 @@ pub fn gemm_by(
             for p in 0..k {
                 let b_row = &b[p * rsb..p * rsb + n];
                 for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
-                    let a_ip = a[i * rsa + p * csa];
-                    for (c, b) in c_row.iter_mut().zip(b_row) {
-                        *c += a_ip * b;
-                    }
+                    axpy(c_row, a[i * rsa + p * csa], b_row);
                 }
             }
             return;
@@ -251,11 +248,7 @@ fn gemv(
     } else {
         // A stored transposed: row p of the buffer holds A[·][p], contiguous over i.
         for p in 0..k {
-            let b_p = b[p * rsb];
-            let a_col = &a[p * csa..p * csa + m];
-            for (c, a) in c.iter_mut().zip(a_col) {
-                *c += a * b_p;
-            }
+            axpy(c, b[p * rsb], &a[p * csa..p * csa + m]);
         }
     }
 }
@@ -279,11 +272,16 @@ fn row_axpy_gemm(
             c_row.fill(0.0);
         }
         for p in 0..k {
-            let a_ip = a[i * rsa + p * csa];
-            for (c, b) in c_row.iter_mut().zip(&b[p * rsb..p * rsb + n]) {
-                *c += a_ip * b;
-            }
+            axpy(c_row, a[i * rsa + p * csa], &b[p * rsb..p * rsb + n]);
         }
+    }
+}
+
+/// `y += alpha · x`, entry by entry: the inner loop of every streaming product.
+#[inline]
+fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
     }
 }
 

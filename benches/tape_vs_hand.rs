@@ -10,7 +10,7 @@ mod common {
 use std::hint::black_box;
 
 use chainrule::hand::Workspace;
-use chainrule::kernels::{gemm_by, GemmPath, Layout};
+use chainrule::kernels::{gemm_by, packed_available, GemmPath, Layout};
 use chainrule::Tape;
 use common::workloads::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -64,18 +64,26 @@ fn w3_scalar(c: &mut Criterion) {
     group.finish();
 }
 
-/// The direct loop against matrixmultiply on square products: where does the switch pay?
+/// The direct loop, the packed kernel and matrixmultiply on square products: where does the
+/// switch from the loop pay, and how do the two GEMMs compare as sizes grow?
 fn gemm_switch(c: &mut Criterion) {
-    let mut group = c.benchmark_group("gemm-loop-vs-matrixmultiply");
-    for size in [2usize, 4, 8, 16, 24, 32, 64] {
+    let mut group = c.benchmark_group("gemm");
+    let mut paths = vec![
+        ("loop", GemmPath::Loop),
+        ("matrixmultiply", GemmPath::MatrixMultiply),
+    ];
+    if packed_available() {
+        paths.push(("packed", GemmPath::Packed));
+    }
+    for size in [2usize, 4, 8, 16, 24, 32, 64, 256] {
         let a: Vec<f64> = (0..size * size).map(|i| (i as f64).sin()).collect();
         let b = a.clone();
         let mut out = vec![0.0; size * size];
         group.throughput(Throughput::Elements((size * size * size) as u64));
-        for (name, path) in [
-            ("loop", GemmPath::Loop),
-            ("matrixmultiply", GemmPath::MatrixMultiply),
-        ] {
+        for &(name, path) in &paths {
+            if name == "loop" && size > 64 {
+                continue;
+            }
             group.bench_with_input(BenchmarkId::new(name, size), &size, |bench, &s| {
                 bench.iter(|| {
                     gemm_by(

@@ -29,7 +29,7 @@ const ACTIVATIONS: [Activation; 4] = [
 
 /// A random network (2–4 layers, widths 1–8, or 16–40 when `wide`, any activations, bias or not)
 /// with a loss that fits its output: BCE only behind a sigmoid, so its predictions are
-/// probabilities. Wide networks push products past `kernels::SMALL_GEMM` into matrixmultiply.
+/// probabilities. Wide networks push products past `kernels::SMALL_GEMM` into the packed GEMM kernel.
 fn random_network(rng: &mut StdRng, seed: u64, wide: bool) -> (Mlp, Loss) {
     let layers = rng.random_range(2..=4);
     let widths = if wide { 16..=40 } else { 1..=8 };
@@ -86,7 +86,7 @@ fn tape_gradients_equal_hand_gradients_exactly_on_50_random_networks() {
     let mut gemm_products = 0;
     for seed in 0..50 {
         let rng = &mut rng(1000 + seed);
-        // Every fifth network is wide, with products through matrixmultiply.
+        // Every fifth network is wide, with products through the packed GEMM kernel.
         let (mlp, loss) = random_network(rng, seed, seed % 5 == 0);
         let batch = rng.random_range(1..=64);
         let inputs = mlp.sizes()[0];
@@ -115,7 +115,10 @@ fn tape_gradients_equal_hand_gradients_exactly_on_50_random_networks() {
             .filter(|w| batch * w[0] * w[1] > SMALL_GEMM && w[0] > THIN_K)
             .count();
     }
-    assert!(gemm_products > 0, "no product reached matrixmultiply");
+    assert!(
+        gemm_products > 0,
+        "no product reached the packed GEMM kernel"
+    );
     // The random draw covered every loss.
     assert!(losses_seen.iter().all(|&n| n > 0), "{losses_seen:?}");
 }

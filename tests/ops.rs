@@ -104,7 +104,7 @@ fn matmul_gradient_matches_finite_differences_for_non_square_shapes() {
 
 #[test]
 fn matmul_gradient_matches_finite_differences_through_the_gemm_path() {
-    // 20x17x15 = 5100 multiply-adds, above kernels::SMALL_GEMM, so matrixmultiply runs.
+    // 20x17x15 = 5100 multiply-adds, above kernels::SMALL_GEMM, so the packed GEMM kernel runs.
     check_op(
         "matmul (gemm)",
         |rng| {

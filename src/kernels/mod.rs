@@ -3,6 +3,9 @@
 //! Both paths call the *same* functions, so they add up their numbers in the same order and can be
 //! compared exactly (see `../shared/LAB.md` on floating-point associativity).
 
+mod packed;
+pub(crate) mod pool;
+
 /// Logical layout of a matrix operand stored row-major: as it is, or read as its transpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -26,27 +29,39 @@ pub fn sigmoid(x: f64) -> f64 {
 
 /// Products with `m * k * n` at or below this many multiply-adds use a direct loop: for the lab's
 /// 1×4·4×4 products, a GEMM call's packing and dispatch cost more than the arithmetic. Measured
-/// with `cargo bench --bench tape_vs_hand -- gemm` on square products (AMD EPYC, 2026-11-22):
-/// loop 7.6 ns vs matrixmultiply 101 ns at 2³, 165 vs 155 ns at 8³ (break-even), 1.22 µs vs
-/// 252 ns at 16³.
-pub const SMALL_GEMM: usize = 512;
+/// with `cargo bench --bench tape_vs_hand -- gemm` on square products (AMD EPYC, 2026-11-22),
+/// median times, loop / packed kernel / matrixmultiply: 7.9 / 47 / 87 ns at 2³, 27 / 60 / 105 ns
+/// at 4³, 204 / 110 / 158 ns at 8³, 1.25 µs / 223 ns / 236 ns at 16³. The switch sits between
+/// 4³ and 8³.
+pub const SMALL_GEMM: usize = 256;
 
 /// Products whose inner size `k` is at most this (an input of 2 features, a layer of width 1),
 /// with `B` stored row by row, use a row-axpy loop whatever their size: each output row is a
 /// sum of `k` scaled rows of `B`, which streams through memory, while a GEMM kernel would spend
-/// its time packing. (Skinny products with `n = 1` are left to matrixmultiply: a loop over rows of
-/// length 1 is slower still.)
+/// its time packing. (Single columns, `n = 1`, have their own loop: see [`gemm`].)
 pub const THIN_K: usize = 4;
 
 /// Which GEMM implementation [`gemm_by`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmPath {
-    /// The direct loop up to [`SMALL_GEMM`] multiply-adds, matrixmultiply above: what [`gemm`] does.
+    /// What [`gemm`] does: the direct loop up to [`SMALL_GEMM`] multiply-adds, streaming loops
+    /// for thin products, the packed kernel (or matrixmultiply without AVX-512) for the rest.
     Auto,
     /// Always the direct loop.
     Loop,
+    /// Always the crate's packed AVX-512 kernel.
+    ///
+    /// # Panics
+    /// [`gemm_by`] panics with this path on a CPU without AVX-512F; see [`packed_available`].
+    Packed,
     /// Always `matrixmultiply::dgemm`.
     MatrixMultiply,
+}
+
+/// Whether this CPU runs the crate's packed GEMM kernel (it needs AVX-512F). Without it, large
+/// products go to matrixmultiply, which allocates a packing buffer on every call.
+pub fn packed_available() -> bool {
+    packed::available()
 }
 
 /// `C = A·B` (or `C += A·B` when `accumulate`), with `A` logically `m×k`, `B` logically `k×n` and
@@ -55,7 +70,9 @@ pub enum GemmPath {
 /// `a` holds `A` row-major (`Layout::AsIs`, `m×k`) or `Aᵀ` row-major (`Layout::Transposed`, `k×m`);
 /// likewise `b`. Products of at most [`SMALL_GEMM`] multiply-adds use a direct loop; single
 /// columns, inner sizes up to [`THIN_K`] and `Aᵀ·B` with few rows use streaming loops; the rest
-/// go to `matrixmultiply::dgemm`, which reads transposes by strides.
+/// go to the packed kernel of `kernels/packed.rs` (AVX-512, split over two threads when large,
+/// no allocation after its buffers have grown), or to `matrixmultiply::dgemm` on CPUs without
+/// AVX-512F. Both read transposes by strides.
 ///
 /// # Panics
 /// If a buffer's length does not match its shape.
@@ -119,7 +136,7 @@ pub fn gemm_by(
     let use_loop = match path {
         GemmPath::Auto => m * k * n <= SMALL_GEMM,
         GemmPath::Loop => true,
-        GemmPath::MatrixMultiply => false,
+        GemmPath::Packed | GemmPath::MatrixMultiply => false,
     };
     if path == GemmPath::Auto && !use_loop && n == 1 {
         // A matrix–vector product (a width-1 output layer and its weight gradient): packing an
@@ -149,6 +166,20 @@ pub fn gemm_by(
     }
     if use_loop {
         small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
+        return;
+    }
+    if path == GemmPath::Packed || (path == GemmPath::Auto && packed::available()) {
+        let a = packed::Strided {
+            data: a,
+            rs: rsa,
+            cs: csa,
+        };
+        let b = packed::Strided {
+            data: b,
+            rs: rsb,
+            cs: csb,
+        };
+        packed::gemm((m, k, n), a, b, c, accumulate);
         return;
     }
     let beta = if accumulate { 1.0 } else { 0.0 };
@@ -307,8 +338,9 @@ mod tests {
 
     #[test]
     fn gemm_matches_naive_product_for_every_layout_small_and_large() {
-        // A tiny product (the loop), a large one (matrixmultiply), and a large one with k = 2
-        // (the row-axpy loop), one with m = 2 (its transposed-A loop), and one column (gemv).
+        // A tiny product (the loop), a large one (the packed kernel or matrixmultiply), and a
+        // large one with k = 2 (the row-axpy loop), one with m = 2 (its transposed-A loop), and
+        // one column (gemv).
         for &(m, k, n) in &[
             (3, 2, 4),
             (20, 30, 40),
@@ -316,20 +348,52 @@ mod tests {
             (2, 300, 40),
             (301, 40, 1),
         ] {
-            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
-            let want = naive(m, k, n, &a, &b);
-            let at = transpose(m, k, &a);
-            let bt = transpose(k, n, &b);
-            for (a_buf, a_layout) in [(&a, Layout::AsIs), (&at, Layout::Transposed)] {
-                for (b_buf, b_layout) in [(&b, Layout::AsIs), (&bt, Layout::Transposed)] {
+            check_every_layout(GemmPath::Auto, m, k, n);
+        }
+    }
+
+    #[test]
+    fn packed_kernel_matches_naive_product_on_edges_blocks_and_threads() {
+        if !packed_available() {
+            eprintln!("skipped: this CPU has no AVX-512F");
+            return;
+        }
+        // Tiles cut by the edges (m, n not multiples of 8 and 16), k across several KC blocks,
+        // n across NC blocks, and products large enough to be split between two threads.
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (9, 17, 33),
+            (65, 300, 17),
+            (130, 513, 40),
+            (7, 3, 1030),
+            (300, 256, 256),
+        ] {
+            check_every_layout(GemmPath::Packed, m, k, n);
+        }
+    }
+
+    fn check_every_layout(path: GemmPath, m: usize, k: usize, n: usize) {
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let want = naive(m, k, n, &a, &b);
+        let at = transpose(m, k, &a);
+        let bt = transpose(k, n, &b);
+        for (a_buf, a_layout) in [(&a, Layout::AsIs), (&at, Layout::Transposed)] {
+            for (b_buf, b_layout) in [(&b, Layout::AsIs), (&bt, Layout::Transposed)] {
+                for accumulate in [false, true] {
                     let mut c = vec![1.0; m * n];
-                    gemm(m, k, n, a_buf, a_layout, b_buf, b_layout, &mut c, true);
+                    gemm_by(
+                        path, m, k, n, a_buf, a_layout, b_buf, b_layout, &mut c, accumulate,
+                    );
+                    let offset = if accumulate { 1.0 } else { 0.0 };
                     for (got, want) in c.iter().zip(&want) {
-                        // 1e-12: sums of ≤ 30 products of numbers ≤ 1 in another order.
+                        // Sums of up to 513 products of numbers ≤ 1, in another order and
+                        // with fused multiply-adds: relative error well under 1e-12.
+                        let tol = 1e-12 * (k as f64).max(1.0);
                         assert!(
-                            (got - (want + 1.0)).abs() < 1e-12,
-                            "{m}x{k}x{n} {a_layout:?} {b_layout:?}"
+                            (got - (want + offset)).abs() < tol,
+                            "{path:?} {m}x{k}x{n} {a_layout:?} {b_layout:?} accumulate={accumulate}: {got} vs {}",
+                            want + offset
                         );
                     }
                 }

@@ -1,0 +1,374 @@
+//! The crate's own GEMM for large products: the BLIS loop nest with packing buffers that are
+//! kept between calls, so a training step allocates nothing.
+//!
+//! `C (+)= A·B`, with `A` read through strides (so a transpose is free) and `C` row-major:
+//!
+//! ```text
+//! for each block of NC columns of B and C          (jc)
+//!   for each block of KC of the inner size          (pc)   C accumulates over these, in order
+//!     pack B[pc.., jc..] into panels of NR columns
+//!     for each block of MC rows of A and C          (ic)
+//!       pack A[ic.., pc..] into panels of MR rows
+//!       for each NR-column panel, each MR-row panel: the micro-kernel adds an MR×NR tile
+//! ```
+//!
+//! The micro-kernel keeps an 8×16 tile of `C` in sixteen AVX-512 registers and adds one rank-1
+//! update per step of `k`: two loads of `B`, eight broadcasts of `A`, sixteen fused multiply-adds.
+//! It needs AVX-512F; [`available`] says whether this machine has it, and [`super::gemm`] uses
+//! matrixmultiply when it does not.
+//!
+//! Large products are cut in two halves (see [`PARALLEL_MADDS`]) that run on the two threads of
+//! [`pool::join`], each half through the whole loop nest with its own packing buffers. Where the
+//! cut falls depends on the shape only, so the result does not depend on whether the second
+//! thread ran. The buffers are thread-locals that grow to the largest block seen and stay.
+
+use std::cell::RefCell;
+
+use super::pool;
+
+/// Rows of the micro-kernel's tile.
+pub(crate) const MR: usize = 8;
+/// Columns of the micro-kernel's tile (two 8-wide AVX-512 vectors).
+pub(crate) const NR: usize = 16;
+/// Inner-size block: a packed `KC×NR` panel of `B` (32 KB) stays in the L1 cache.
+const KC: usize = 256;
+/// Row block: a packed `MC×KC` block of `A` (128 KB) stays in the L2 cache.
+const MC: usize = 64;
+/// Column block: a packed `KC×NC` block of `B` (2 MB) stays in the L3 cache.
+const NC: usize = 1024;
+/// Products with fewer multiply-adds than this stay on one thread: handing work to the other
+/// thread costs a few microseconds. Larger ones are split in two, along the rows of `A` or its
+/// inner size, whichever is larger, with each half run by [`serial`].
+const PARALLEL_MADDS: usize = 1 << 20;
+
+/// Whether this machine can run the micro-kernel.
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// A logical matrix inside a slice: entry `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<'a> {
+    pub data: &'a [f64],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// The same strides, starting `by` entries further into the data.
+    fn offset(self, by: usize) -> Self {
+        Strided {
+            data: &self.data[by..],
+            ..self
+        }
+    }
+}
+
+thread_local! {
+    /// This thread's packed `A` block, reused by every call.
+    static PACKED_A: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    /// This thread's packed `B` block.
+    static PACKED_B: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+    /// The second half of a product split along its inner size, before it is added to `C`.
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `C = A·B`, or `C += A·B` when `accumulate`, for a logical `m×k` `A`, `k×n` `B` and row-major
+/// `m×n` `C`.
+///
+/// # Panics
+/// If the micro-kernel is not [`available`], or a view does not cover its matrix.
+pub(crate) fn gemm(
+    (m, k, n): (usize, usize, usize),
+    a: Strided<'_>,
+    b: Strided<'_>,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    assert!(available(), "packed gemm: this CPU has no AVX-512F");
+    assert_eq!(c.len(), m * n, "packed gemm: C is not {m}x{n}");
+    for (x, rows, cols) in [(a, m, k), (b, k, n)] {
+        let last = (rows.max(1) - 1) * x.rs + (cols.max(1) - 1) * x.cs;
+        assert!(
+            rows == 0 || cols == 0 || last < x.data.len(),
+            "packed gemm: view too short"
+        );
+    }
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    if m * k * n < PARALLEL_MADDS {
+        serial((m, k, n), a, b, c, accumulate);
+    } else if m >= k {
+        // Split the rows of A and C (at a multiple of MC); each half packs all of B, which is
+        // small next to A when m is the largest size.
+        let half = (m / MC).div_ceil(2) * MC;
+        let (top, bottom) = c.split_at_mut(half * n);
+        let bottom_a = a.offset(half * a.rs);
+        pool::join(
+            || serial((half, k, n), a, b, top, accumulate),
+            || serial((m - half, k, n), bottom_a, b, bottom, accumulate),
+        );
+    } else {
+        // Split the inner size (at a multiple of KC): C (+)= A₁B₁ here, A₂B₂ on the other side
+        // into a scratch buffer, added afterwards. The split depends on the shape only, so the
+        // sum is the same whether or not the halves ran in parallel.
+        let half = (k / KC).div_ceil(2) * KC;
+        let (a2, b2) = (a.offset(half * a.cs), b.offset(half * b.rs));
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            scratch.resize(m * n, 0.0);
+            let second = &mut scratch[..];
+            pool::join(
+                || serial((m, half, n), a, b, c, accumulate),
+                || serial((m, k - half, n), a2, b2, second, false),
+            );
+            for (c, s) in c.iter_mut().zip(second.iter()) {
+                *c += s;
+            }
+        });
+    }
+}
+
+/// One thread's share of [`gemm`]: the loop nest of the module docs.
+fn serial(
+    (m, k, n): (usize, usize, usize),
+    a: Strided<'_>,
+    b: Strided<'_>,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    PACKED_B.with(|packed_b| {
+        let mut packed_b = packed_b.borrow_mut();
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                pack_b(&mut packed_b, b, (pc, kc), (jc, nc));
+                let block = Block {
+                    a,
+                    packed_b: &packed_b,
+                    pc,
+                    kc,
+                    jc,
+                    nc,
+                    n,
+                    add: accumulate || pc > 0,
+                };
+                block.rows(m, c);
+            }
+        }
+    });
+}
+
+/// One `(jc, pc)` step of the loop nest: `B` is packed; what is left is the rows of `A`.
+#[derive(Clone, Copy)]
+struct Block<'a> {
+    a: Strided<'a>,
+    packed_b: &'a [f64],
+    pc: usize,
+    kc: usize,
+    jc: usize,
+    nc: usize,
+    /// Row stride of `C`.
+    n: usize,
+    /// Add to `C` (a later `pc` block, or the caller asked to accumulate) rather than overwrite.
+    add: bool,
+}
+
+impl Block<'_> {
+    /// All `rows` rows of this block of `C`.
+    fn rows(&self, rows: usize, c: &mut [f64]) {
+        PACKED_A.with(|packed_a| {
+            let mut packed_a = packed_a.borrow_mut();
+            for ic in (0..rows).step_by(MC) {
+                let mc = MC.min(rows - ic);
+                pack_a(&mut packed_a, self.a, (ic, mc), (self.pc, self.kc));
+                for jr in (0..self.nc).step_by(NR) {
+                    let b_panel = &self.packed_b[jr * self.kc..(jr + NR) * self.kc];
+                    for ir in (0..mc).step_by(MR) {
+                        let a_panel = &packed_a[ir * self.kc..(ir + MR) * self.kc];
+                        let at = (ic + ir) * self.n + self.jc + jr;
+                        let tile = (MR.min(mc - ir), NR.min(self.nc - jr));
+                        write_tile(
+                            self.kc,
+                            a_panel,
+                            b_panel,
+                            &mut c[at..],
+                            self.n,
+                            tile,
+                            self.add,
+                        );
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Runs the micro-kernel for one tile of `C` starting at `c[0]` (row stride `rsc`), of which
+/// the top-left `rows×cols` are real; edge tiles go through a local buffer.
+fn write_tile(
+    kc: usize,
+    a_panel: &[f64],
+    b_panel: &[f64],
+    c: &mut [f64],
+    rsc: usize,
+    (rows, cols): (usize, usize),
+    add: bool,
+) {
+    assert!(a_panel.len() == kc * MR && b_panel.len() == kc * NR);
+    if rows == MR && cols == NR {
+        assert!(c.len() >= (MR - 1) * rsc + NR);
+        // SAFETY: the panels hold kc×MR and kc×NR entries and `c` covers an MR×NR tile with
+        // row stride `rsc` (both asserted above); `available()` was checked by `gemm`.
+        unsafe {
+            micro_kernel(
+                kc,
+                a_panel.as_ptr(),
+                b_panel.as_ptr(),
+                c.as_mut_ptr(),
+                rsc,
+                add,
+            )
+        };
+    } else {
+        let mut tile = [0.0; MR * NR];
+        // SAFETY: as above, for the local MR×NR buffer with row stride NR.
+        unsafe {
+            micro_kernel(
+                kc,
+                a_panel.as_ptr(),
+                b_panel.as_ptr(),
+                tile.as_mut_ptr(),
+                NR,
+                false,
+            )
+        };
+        for (r, tile_row) in tile.chunks_exact(NR).take(rows).enumerate() {
+            let c_row = &mut c[r * rsc..r * rsc + cols];
+            for (c, t) in c_row.iter_mut().zip(tile_row) {
+                *c = if add { *c + t } else { *t };
+            }
+        }
+    }
+}
+
+/// Packs `B[pc..pc+kc, jc..jc+nc]` as panels of `NR` columns, each `kc` rows of `NR` entries,
+/// zero-padded past the last column.
+fn pack_b(
+    packed: &mut Vec<f64>,
+    b: Strided<'_>,
+    (pc, kc): (usize, usize),
+    (jc, nc): (usize, usize),
+) {
+    let panels = nc.div_ceil(NR);
+    packed.clear();
+    packed.resize(panels * kc * NR, 0.0);
+    for (panel, out) in packed.chunks_exact_mut(kc * NR).enumerate() {
+        let j0 = jc + panel * NR;
+        let width = NR.min(jc + nc - j0);
+        if b.cs == 1 {
+            for (p, out_row) in out.chunks_exact_mut(NR).enumerate() {
+                let start = (pc + p) * b.rs + j0;
+                out_row[..width].copy_from_slice(&b.data[start..start + width]);
+            }
+        } else {
+            for j in 0..width {
+                for p in 0..kc {
+                    out[p * NR + j] = b.data[(pc + p) * b.rs + (j0 + j) * b.cs];
+                }
+            }
+        }
+    }
+}
+
+/// Packs `A[ic..ic+mc, pc..pc+kc]` as panels of `MR` rows, each `kc` columns of `MR` entries,
+/// zero-padded past the last row.
+fn pack_a(
+    packed: &mut Vec<f64>,
+    a: Strided<'_>,
+    (ic, mc): (usize, usize),
+    (pc, kc): (usize, usize),
+) {
+    let panels = mc.div_ceil(MR);
+    packed.clear();
+    packed.resize(panels * kc * MR, 0.0);
+    for (panel, out) in packed.chunks_exact_mut(kc * MR).enumerate() {
+        let i0 = ic + panel * MR;
+        let height = MR.min(ic + mc - i0);
+        if a.rs == 1 {
+            for (p, out_col) in out.chunks_exact_mut(MR).enumerate() {
+                let start = (pc + p) * a.cs + i0;
+                out_col[..height].copy_from_slice(&a.data[start..start + height]);
+            }
+        } else {
+            for i in 0..height {
+                for p in 0..kc {
+                    out[p * MR + i] = a.data[(i0 + i) * a.rs + (pc + p) * a.cs];
+                }
+            }
+        }
+    }
+}
+
+/// `C[0..MR][0..NR] (+)= Σ_p a[p][·] ⊗ b[p][·]` for packed panels `a` (`kc×MR`) and `b`
+/// (`kc×NR`), `C` with row stride `rsc`.
+///
+/// # Safety
+/// The CPU has AVX-512F; `a` and `b` point to `kc·MR` and `kc·NR` readable entries; `c` points
+/// to an `MR×NR` tile with row stride `rsc`, writable, not overlapping `a` or `b`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn micro_kernel(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    rsc: usize,
+    add: bool,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_pd(); 2]; MR];
+    for p in 0..kc {
+        let b0 = _mm512_loadu_pd(b.add(p * NR));
+        let b1 = _mm512_loadu_pd(b.add(p * NR + 8));
+        for (r, acc_row) in acc.iter_mut().enumerate() {
+            let a_rp = _mm512_set1_pd(*a.add(p * MR + r));
+            acc_row[0] = _mm512_fmadd_pd(a_rp, b0, acc_row[0]);
+            acc_row[1] = _mm512_fmadd_pd(a_rp, b1, acc_row[1]);
+        }
+    }
+    for (r, acc_row) in acc.iter().enumerate() {
+        let row = c.add(r * rsc);
+        for (half, acc) in acc_row.iter().enumerate() {
+            let at = row.add(half * 8);
+            let sum = if add {
+                _mm512_add_pd(_mm512_loadu_pd(at), *acc)
+            } else {
+                *acc
+            };
+            _mm512_storeu_pd(at, sum);
+        }
+    }
+}
+
+/// Never called: [`available`] is false off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn micro_kernel(_: usize, _: *const f64, _: *const f64, _: *mut f64, _: usize, _: bool) {
+    unreachable!("packed gemm needs AVX-512F")
+}

@@ -16,6 +16,7 @@
 //! check it with `==`). All buffers live in a [`Workspace`] that is reused: after the first step,
 //! a step allocates nothing.
 
+use crate::kernels::pool::halves;
 use crate::kernels::{gemm, sigmoid, Layout};
 use crate::loss::Loss;
 use crate::nn::{Activation, Mlp};
@@ -29,7 +30,7 @@ pub struct Workspace {
     acts: Vec<Vec<f64>>,
     /// `δ_l = ∂L/∂z_l` for each layer, batch × size.
     deltas: Vec<Vec<f64>>,
-    /// `δ_{l+1}·W_{l+1}ᵀ`, before it is multiplied by `f'`.
+    /// `δ_{l+1}·W_{l+1}ᵀ` (or `∂L/∂a_L`), before it is multiplied by `f'`.
     upstream: Vec<f64>,
     grad_w: Vec<Vec<f64>>,
     grad_b: Vec<Vec<f64>>,
@@ -56,7 +57,7 @@ impl Workspace {
             self.deltas[l].resize(batch * fan_out, 0.0);
             self.grad_w[l].resize(fan_in * fan_out, 0.0);
             self.grad_b[l].resize(if layer.bias.is_some() { fan_out } else { 0 }, 0.0);
-            widest = widest.max(fan_in);
+            widest = widest.max(fan_in).max(fan_out);
         }
         self.upstream.resize(batch * widest, 0.0);
     }
@@ -107,16 +108,18 @@ pub fn forward<'w>(mlp: &Mlp, x: &[f64], batch: usize, ws: &'w mut Workspace) ->
             a,
             false,
         );
-        for row in a.chunks_exact_mut(fan_out) {
-            if let Some(b) = &layer.bias {
-                for (z, b) in row.iter_mut().zip(b.as_slice()) {
-                    *z += b;
+        let bias = layer.bias.as_ref().map(|b| b.as_slice());
+        let work = a.len();
+        halves(a, fan_out, work, |_, rows| {
+            for row in rows.chunks_exact_mut(fan_out) {
+                if let Some(b) = bias {
+                    for (z, b) in row.iter_mut().zip(b) {
+                        *z += b;
+                    }
                 }
+                activate(layer.activation, row);
             }
-            for z in row.iter_mut() {
-                *z = activate(layer.activation, *z);
-            }
-        }
+        });
     }
     ws.output()
 }
@@ -141,15 +144,16 @@ pub fn backward(mlp: &Mlp, x: &[f64], y: &[f64], loss: Loss, ws: &mut Workspace)
     // δ_L = ∂L/∂a_L ⊙ f_L'(z_L)
     let n = p.len() as f64;
     let activation = mlp.layers[last].activation;
-    for (((delta, &p), &y), &a) in ws.deltas[last].iter_mut().zip(p).zip(y).zip(p) {
-        let dl_dp = match loss {
+    let dl_dp = &mut ws.upstream[..p.len()];
+    for ((dl_dp, &p), &y) in dl_dp.iter_mut().zip(p).zip(y) {
+        *dl_dp = match loss {
             Loss::Mse => 2.0 * (p - y) / n,
             Loss::Sse => 2.0 * (p - y),
             Loss::Bce if p > BCE_EPS && p < 1.0 - BCE_EPS => (p - y) / (p * (1.0 - p)) / n,
             Loss::Bce => 0.0,
         };
-        *delta = activation_grad(activation, dl_dp, a);
     }
+    activation_grad(activation, dl_dp, p, &mut ws.deltas[last]);
 
     for l in (0..=last).rev() {
         let layer = &mlp.layers[l];
@@ -157,8 +161,6 @@ pub fn backward(mlp: &Mlp, x: &[f64], y: &[f64], loss: Loss, ws: &mut Workspace)
         let input = if l == 0 { x } else { &ws.acts[l - 1] };
         let delta = &ws.deltas[l];
         // ∂L/∂W_l = a_{l−1}ᵀ·δ_l
-        let gw = &mut ws.grad_w[l];
-        gw.fill(0.0);
         gemm(
             fan_in,
             batch,
@@ -167,25 +169,26 @@ pub fn backward(mlp: &Mlp, x: &[f64], y: &[f64], loss: Loss, ws: &mut Workspace)
             Layout::Transposed,
             delta,
             Layout::AsIs,
-            gw,
-            true,
+            &mut ws.grad_w[l],
+            false,
         );
-        // ∂L/∂b_l = Σ over the batch of δ_l
-        let gb = &mut ws.grad_b[l];
+        // ∂L/∂b_l = Σ over the batch of δ_l, column by column (the columns shared between
+        // the two threads, each summed over the rows in order).
         if layer.bias.is_some() {
-            gb.fill(0.0);
-            for row in delta.chunks_exact(fan_out) {
-                for (gb, d) in gb.iter_mut().zip(row) {
-                    *gb += d;
+            halves(&mut ws.grad_b[l], 1, delta.len(), |first, gb| {
+                gb.fill(0.0);
+                for row in delta.chunks_exact(fan_out) {
+                    for (gb, d) in gb.iter_mut().zip(&row[first..]) {
+                        *gb += d;
+                    }
                 }
-            }
+            });
         }
         if l == 0 {
             break;
         }
         // δ_{l−1} = (δ_l·W_lᵀ) ⊙ f_{l−1}'(z_{l−1})
         let upstream = &mut ws.upstream[..batch * fan_in];
-        upstream.fill(0.0);
         gemm(
             batch,
             fan_out,
@@ -195,17 +198,10 @@ pub fn backward(mlp: &Mlp, x: &[f64], y: &[f64], loss: Loss, ws: &mut Workspace)
             layer.weight.as_slice(),
             Layout::Transposed,
             upstream,
-            true,
+            false,
         );
         let below = mlp.layers[l - 1].activation;
-        let (lower, _) = ws.deltas.split_at_mut(l);
-        for ((d, &g), &a) in lower[l - 1]
-            .iter_mut()
-            .zip(upstream.iter())
-            .zip(&ws.acts[l - 1])
-        {
-            *d = activation_grad(below, g, a);
-        }
+        activation_grad(below, upstream, &ws.acts[l - 1], &mut ws.deltas[l - 1]);
     }
     loss_value
 }
@@ -240,35 +236,33 @@ pub fn train_step(
     value
 }
 
-fn activate(activation: Activation, z: f64) -> f64 {
+/// `z ← f(z)` over a row, in place (the `match` outside the loop, so the loop vectorizes).
+fn activate(activation: Activation, row: &mut [f64]) {
     match activation {
-        Activation::Sigmoid => sigmoid(z),
-        Activation::Relu => {
-            if z > 0.0 || z.is_nan() {
-                z
-            } else {
-                0.0
-            }
-        }
-        Activation::Tanh => z.tanh(),
-        Activation::Identity => z,
+        Activation::Sigmoid => row.iter_mut().for_each(|z| *z = sigmoid(*z)),
+        Activation::Relu => row
+            .iter_mut()
+            .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
+        Activation::Tanh => row.iter_mut().for_each(|z| *z = z.tanh()),
+        Activation::Identity => {}
     }
 }
 
-/// `g ⊙ f'(z)` from the saved output `a = f(z)`.
-fn activation_grad(activation: Activation, g: f64, a: f64) -> f64 {
-    match activation {
-        Activation::Sigmoid => g * a * (1.0 - a),
-        Activation::Relu => {
-            if a > 0.0 {
-                g
-            } else {
-                0.0
+/// `δ = g ⊙ f'(z)` from the saved outputs `a = f(z)`; both threads share the entries.
+fn activation_grad(activation: Activation, g: &[f64], a: &[f64], delta: &mut [f64]) {
+    let work = delta.len();
+    halves(delta, 1, work, |first, delta| {
+        let range = first..first + delta.len();
+        let entries = delta.iter_mut().zip(&g[range.clone()]).zip(&a[range]);
+        match activation {
+            Activation::Sigmoid => entries.for_each(|((d, g), a)| *d = g * a * (1.0 - a)),
+            Activation::Relu => {
+                entries.for_each(|((d, g), a)| *d = if *a > 0.0 { *g } else { 0.0 })
             }
+            Activation::Tanh => entries.for_each(|((d, g), a)| *d = g * (1.0 - a * a)),
+            Activation::Identity => entries.for_each(|((d, g), _)| *d = *g),
         }
-        Activation::Tanh => g * (1.0 - a * a),
-        Activation::Identity => g,
-    }
+    });
 }
 
 fn loss_value(loss: Loss, p: &[f64], y: &[f64]) -> f64 {

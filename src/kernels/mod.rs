@@ -151,16 +151,19 @@ pub fn gemm_by(
         }
         if m <= THIN_K && a_layout == Layout::Transposed {
             // Aᵀ·G with few columns in A (the weight gradient of a 2-feature input layer): one
-            // pass over the rows of G, the small result staying in cache.
-            if !accumulate {
-                c.fill(0.0);
-            }
-            for p in 0..k {
-                let b_row = &b[p * rsb..p * rsb + n];
-                for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
-                    axpy(c_row, a[i * rsa + p * csa], b_row);
+            // pass over the rows of G per row of C, which stays in cache; the rows of C are
+            // shared between the two threads.
+            pool::halves(c, n, m * k * n, |first, part| {
+                if !accumulate {
+                    part.fill(0.0);
                 }
-            }
+                for p in 0..k {
+                    let b_row = &b[p * rsb..p * rsb + n];
+                    for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
+                        axpy(c_row, a[(first / n + r) * rsa + p * csa], b_row);
+                    }
+                }
+            });
             return;
         }
     }
@@ -238,7 +241,8 @@ fn small_gemm(
 
 /// `c[i] (+)= Σ_p A[i][p]·b[p]`: one column. With `A` stored as is, four rows' dot products run
 /// side by side (four independent sums in flight); with `A` stored transposed, one pass over its
-/// rows adds `b[p]`-scaled rows into `c`. Each entry adds its products in increasing `p`.
+/// rows adds `b[p]`-scaled rows into `c`. Each entry adds its products in increasing `p`, and
+/// the entries of `c` are shared between the two threads.
 #[allow(clippy::too_many_arguments)]
 fn gemv(
     m: usize,
@@ -250,42 +254,46 @@ fn gemv(
     c: &mut [f64],
     accumulate: bool,
 ) {
-    if !accumulate {
-        c.fill(0.0);
-    }
-    if csa == 1 {
-        let mut rows = c.chunks_exact_mut(4);
-        let mut i = 0;
-        for block in &mut rows {
-            let mut sums = [0.0; 4];
-            for p in 0..k {
-                let b_p = b[p * rsb];
-                for (r, sum) in sums.iter_mut().enumerate() {
-                    *sum += a[(i + r) * rsa + p] * b_p;
+    pool::halves(c, 4, m * k, |first, part| {
+        if !accumulate {
+            part.fill(0.0);
+        }
+        if csa == 1 {
+            let mut rows = part.chunks_exact_mut(4);
+            let mut i = first;
+            for block in &mut rows {
+                let mut sums = [0.0; 4];
+                for p in 0..k {
+                    let b_p = b[p * rsb];
+                    for (r, sum) in sums.iter_mut().enumerate() {
+                        *sum += a[(i + r) * rsa + p] * b_p;
+                    }
                 }
+                for (c, sum) in block.iter_mut().zip(sums) {
+                    *c += sum;
+                }
+                i += 4;
             }
-            for (c, sum) in block.iter_mut().zip(sums) {
+            for (r, c) in rows.into_remainder().iter_mut().enumerate() {
+                let mut sum = 0.0;
+                for p in 0..k {
+                    sum += a[(i + r) * rsa + p] * b[p * rsb];
+                }
                 *c += sum;
             }
-            i += 4;
-        }
-        for (r, c) in rows.into_remainder().iter_mut().enumerate() {
-            let mut sum = 0.0;
+        } else {
+            // A stored transposed: row p of the buffer holds A[·][p], contiguous over i.
+            let len = part.len();
             for p in 0..k {
-                sum += a[(i + r) * rsa + p] * b[p * rsb];
+                axpy(part, b[p * rsb], &a[p * csa + first..p * csa + first + len]);
             }
-            *c += sum;
         }
-    } else {
-        // A stored transposed: row p of the buffer holds A[·][p], contiguous over i.
-        for p in 0..k {
-            axpy(c, b[p * rsb], &a[p * csa..p * csa + m]);
-        }
-    }
+    });
 }
 
 /// `C[i][·] (+)= Σ_p A[i][p]·B[p][·]` as `k` scaled rows of `B` added to each row of `C` (the
-/// rows of `B` contiguous, `csb = 1`). Each entry adds its products in increasing `p`.
+/// rows of `B` contiguous, `csb = 1`). Each entry adds its products in increasing `p`; the rows
+/// of `C` are shared between the two threads.
 #[allow(clippy::too_many_arguments)]
 fn row_axpy_gemm(
     m: usize,
@@ -298,14 +306,17 @@ fn row_axpy_gemm(
     c: &mut [f64],
     accumulate: bool,
 ) {
-    for (i, c_row) in c.chunks_exact_mut(n).enumerate().take(m) {
-        if !accumulate {
-            c_row.fill(0.0);
+    pool::halves(c, n, m * k * n, |first, part| {
+        for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
+            let i = first / n + r;
+            if !accumulate {
+                c_row.fill(0.0);
+            }
+            for p in 0..k {
+                axpy(c_row, a[i * rsa + p * csa], &b[p * rsb..p * rsb + n]);
+            }
         }
-        for p in 0..k {
-            axpy(c_row, a[i * rsa + p * csa], &b[p * rsb..p * rsb + n]);
-        }
-    }
+    });
 }
 
 /// `y += alpha · x`, entry by entry: the inner loop of every streaming product.
@@ -347,6 +358,10 @@ mod tests {
             (300, 2, 40),
             (2, 300, 40),
             (301, 40, 1),
+            // The same thin shapes, large enough to be shared between two threads.
+            (901, 2, 40),
+            (3, 900, 40),
+            (1201, 40, 1),
         ] {
             check_every_layout(GemmPath::Auto, m, k, n);
         }

@@ -161,7 +161,7 @@ fn serial(
                 pack_b(&mut packed_b, b, (pc, kc), (jc, nc));
                 let block = Block {
                     a,
-                    packed_b: &packed_b,
+                    packed_b: &packed_b[..nc.div_ceil(NR) * kc * NR],
                     pc,
                     kc,
                     jc,
@@ -276,18 +276,21 @@ fn pack_b(
     (pc, kc): (usize, usize),
     (jc, nc): (usize, usize),
 ) {
-    let panels = nc.div_ceil(NR);
-    packed.clear();
-    packed.resize(panels * kc * NR, 0.0);
+    let packed = grow(packed, nc.div_ceil(NR) * kc * NR);
     for (panel, out) in packed.chunks_exact_mut(kc * NR).enumerate() {
         let j0 = jc + panel * NR;
         let width = NR.min(jc + nc - j0);
-        if b.cs == 1 {
+        if b.cs == 1 && width == NR {
             for (p, out_row) in out.chunks_exact_mut(NR).enumerate() {
                 let start = (pc + p) * b.rs + j0;
-                out_row[..width].copy_from_slice(&b.data[start..start + width]);
+                // A fixed-size copy: compiled to two vector moves, not a call to memcpy.
+                let row: &[f64; NR] = b.data[start..start + NR].try_into().unwrap();
+                *<&mut [f64; NR]>::try_from(out_row).unwrap() = *row;
             }
         } else {
+            if width < NR {
+                out.fill(0.0);
+            }
             for j in 0..width {
                 for p in 0..kc {
                     out[p * NR + j] = b.data[(pc + p) * b.rs + (j0 + j) * b.cs];
@@ -305,18 +308,31 @@ fn pack_a(
     (ic, mc): (usize, usize),
     (pc, kc): (usize, usize),
 ) {
-    let panels = mc.div_ceil(MR);
-    packed.clear();
-    packed.resize(panels * kc * MR, 0.0);
+    let packed = grow(packed, mc.div_ceil(MR) * kc * MR);
     for (panel, out) in packed.chunks_exact_mut(kc * MR).enumerate() {
         let i0 = ic + panel * MR;
         let height = MR.min(ic + mc - i0);
-        if a.rs == 1 {
+        if a.rs == 1 && height == MR {
             for (p, out_col) in out.chunks_exact_mut(MR).enumerate() {
                 let start = (pc + p) * a.cs + i0;
-                out_col[..height].copy_from_slice(&a.data[start..start + height]);
+                let col: &[f64; MR] = a.data[start..start + MR].try_into().unwrap();
+                *<&mut [f64; MR]>::try_from(out_col).unwrap() = *col;
+            }
+        } else if a.cs == 1 && height == MR {
+            // Rows of A contiguous: read the MR rows side by side, write one packed column per p.
+            let rows: [&[f64]; MR] = std::array::from_fn(|i| {
+                let start = (i0 + i) * a.rs + pc;
+                &a.data[start..start + kc]
+            });
+            for (p, out_col) in out.chunks_exact_mut(MR).enumerate() {
+                for (o, row) in out_col.iter_mut().zip(&rows) {
+                    *o = row[p];
+                }
             }
         } else {
+            if height < MR {
+                out.fill(0.0);
+            }
             for i in 0..height {
                 for p in 0..kc {
                     out[p * MR + i] = a.data[(i0 + i) * a.rs + (pc + p) * a.cs];
@@ -324,6 +340,15 @@ fn pack_a(
             }
         }
     }
+}
+
+/// The first `len` entries of `buffer`, grown (once) if it is shorter. Packing overwrites every
+/// entry it uses, so nothing is cleared.
+fn grow(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
 }
 
 /// `C[0..MR][0..NR] (+)= Σ_p a[p][·] ⊗ b[p][·]` for packed panels `a` (`kc×MR`) and `b`

@@ -2,9 +2,14 @@
 //!
 //! `join(a, b)` runs `b` on the worker while the calling thread runs `a`, then waits for both.
 //! The worker is spawned on the first call that can use it (that call allocates its stack and
-//! handle); every later call hands the worker a pointer to `b` through a mutex and a condition
-//! variable, which allocate nothing. A `std::thread::scope` per call would allocate, and a
-//! training step must not.
+//! handle); every later call hands the worker a pointer to `b`, which allocates nothing. A
+//! `std::thread::scope` per call would allocate, and a training step must not.
+//!
+//! Handing over through a condition variable alone costs about 45 µs on the 2-core machine of
+//! `docs/benchmarks.md` (the sleeping worker has to be woken by the kernel), which is longer
+//! than most of the passes worth splitting. So both sides spin: the worker polls for a new job
+//! for [`SPIN`] after finishing one before it goes to sleep on the condition variable, and the
+//! caller polls for the result. Between the joins of a training step the worker never sleeps.
 //!
 //! Results never depend on whether a call ran in parallel: when the worker is busy (another
 //! thread is inside `join`, or a `join` nests), when the machine has one core, or when the
@@ -12,9 +17,15 @@
 //! split work so that each output is computed whole by one side, so the numbers come out the same
 //! either way.
 
+use std::cell::UnsafeCell;
+use std::hint::spin_loop;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long the worker polls for the next job before it sleeps.
+const SPIN: Duration = Duration::from_micros(500);
 
 /// Runs `a` and `b`, on two threads when the worker is free, and returns when both are done.
 ///
@@ -37,22 +48,27 @@ pub(crate) fn join<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) {
     // when done, and this function does not return (nor unwind: `a` runs under catch_unwind)
     // before it has seen that flag, so the closure and everything it borrows outlive every use.
     let job: *mut (dyn FnMut() + Send + 'static) = unsafe { std::mem::transmute(job) };
-    {
-        let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.job = Some(Job(job));
-        state.finished = false;
+    // SAFETY: `busy` gives this call sole use of the slot; the worker reads it only after
+    // `posted` is set below, and has cleared `posted` before the previous call ended.
+    unsafe { *pool.job.get() = Some(Job(job)) };
+    pool.finished.store(false, Ordering::Relaxed);
+    pool.posted.store(true, Ordering::Release);
+    if *pool.sleeping.lock().unwrap_or_else(|e| e.into_inner()) {
+        pool.wake.notify_one();
     }
-    pool.work.notify_one();
 
     let ran_a = catch_unwind(AssertUnwindSafe(a));
 
-    let worker_panicked = {
-        let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        while !state.finished {
-            state = pool.done.wait(state).unwrap_or_else(|e| e.into_inner());
+    let mut polls = 0u32;
+    while !pool.finished.load(Ordering::Acquire) {
+        polls += 1;
+        if polls < 1 << 16 {
+            spin_loop();
+        } else {
+            std::thread::yield_now();
         }
-        state.panicked
-    };
+    }
+    let worker_panicked = pool.panicked.load(Ordering::Relaxed);
     pool.busy.store(false, Ordering::Release);
     if let Err(payload) = ran_a {
         resume_unwind(payload);
@@ -63,27 +79,54 @@ pub(crate) fn join<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) {
     );
 }
 
+/// Passes over fewer entries than this stay on one thread: handing work over costs about a
+/// microsecond, about what one thread needs for this many entries.
+pub(crate) const PARALLEL_ENTRIES: usize = 1 << 15;
+
+/// Calls `f(first, part)` on the two halves of `out` (cut at a multiple of `unit` entries, e.g.
+/// a row), in parallel, when the pass does at least [`PARALLEL_ENTRIES`] units of `work`;
+/// otherwise calls `f(0, out)` once. `first` is the index in `out` where `part` starts.
+///
+/// `f` must compute each entry of `out` the same way wherever the cut falls, so the result never
+/// depends on it: an elementwise map, or a sum along the direction that is not cut.
+pub(crate) fn halves(
+    out: &mut [f64],
+    unit: usize,
+    work: usize,
+    f: impl Fn(usize, &mut [f64]) + Sync,
+) {
+    let units = out.len() / unit.max(1);
+    if work < PARALLEL_ENTRIES || units < 2 {
+        f(0, out);
+        return;
+    }
+    let half = units.div_ceil(2) * unit;
+    let (first, second) = out.split_at_mut(half);
+    join(|| f(0, first), || f(half, second));
+}
+
 /// A type-erased pointer to the closure the worker runs.
 struct Job(*mut (dyn FnMut() + Send + 'static));
-
-// SAFETY: the closure behind the pointer is `Send`, and `join` keeps it alive until it has run.
-unsafe impl Send for Job {}
 
 struct Pool {
     /// Set while a `join` owns the worker.
     busy: AtomicBool,
-    state: Mutex<State>,
-    /// Signalled when a job is handed over.
-    work: Condvar,
-    /// Signalled when the job has finished.
-    done: Condvar,
+    /// The job of the current `join`; see the protocol in `join` and `run`.
+    job: UnsafeCell<Option<Job>>,
+    /// A job is in `job` and the worker has not taken it yet.
+    posted: AtomicBool,
+    /// The worker has run the current job.
+    finished: AtomicBool,
+    /// The current job panicked.
+    panicked: AtomicBool,
+    /// The worker is asleep (or about to be) on `wake`.
+    sleeping: Mutex<bool>,
+    wake: Condvar,
 }
 
-struct State {
-    job: Option<Job>,
-    finished: bool,
-    panicked: bool,
-}
+// SAFETY: `job` is only touched by the `join` that holds `busy` and by the worker between
+// `posted` and `finished`, which order those accesses; the closure behind it is `Send`.
+unsafe impl Sync for Pool {}
 
 /// The process's worker, started on first use; `None` when a second thread would not help.
 fn worker() -> Option<&'static Pool> {
@@ -95,13 +138,12 @@ fn worker() -> Option<&'static Pool> {
         }
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             busy: AtomicBool::new(false),
-            state: Mutex::new(State {
-                job: None,
-                finished: true,
-                panicked: false,
-            }),
-            work: Condvar::new(),
-            done: Condvar::new(),
+            job: UnsafeCell::new(None),
+            posted: AtomicBool::new(false),
+            finished: AtomicBool::new(true),
+            panicked: AtomicBool::new(false),
+            sleeping: Mutex::new(false),
+            wake: Condvar::new(),
         }));
         std::thread::Builder::new()
             .name("chainrule-worker".into())
@@ -111,31 +153,58 @@ fn worker() -> Option<&'static Pool> {
     })
 }
 
-/// The worker's loop: wait for a job, run it, report, repeat.
+/// The worker's loop: wait for a job (polling, then asleep), run it, report, repeat.
 fn run(pool: &'static Pool) {
     loop {
-        let Job(job) = {
-            let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if let Some(job) = state.job.take() {
-                    break job;
-                }
-                state = pool.work.wait(state).unwrap_or_else(|e| e.into_inner());
+        let idle = Instant::now();
+        let mut polls = 0u32;
+        while !pool.posted.load(Ordering::Acquire) {
+            polls = polls.wrapping_add(1);
+            if !polls.is_multiple_of(64) || idle.elapsed() < SPIN {
+                spin_loop();
+                continue;
             }
+            // Checked again under the lock: `join` sets `posted` before it looks at `sleeping`.
+            let mut sleeping = pool.sleeping.lock().unwrap_or_else(|e| e.into_inner());
+            *sleeping = true;
+            while !pool.posted.load(Ordering::Acquire) {
+                sleeping = pool.wake.wait(sleeping).unwrap_or_else(|e| e.into_inner());
+            }
+            *sleeping = false;
+        }
+        pool.posted.store(false, Ordering::Relaxed);
+        // SAFETY: `posted` was set after the slot was written, and `join` waits for `finished`.
+        let job = unsafe { (*pool.job.get()).take() };
+        let ok = match job {
+            // SAFETY: see `join`: the closure is alive until `finished` is set below.
+            Some(Job(job)) => catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() })).is_ok(),
+            None => true,
         };
-        // SAFETY: see `join`: the closure is alive until `finished` is set below.
-        let ok = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() })).is_ok();
-        let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.finished = true;
-        state.panicked = !ok;
-        drop(state);
-        pool.done.notify_one();
+        pool.panicked.store(!ok, Ordering::Relaxed);
+        pool.finished.store(true, Ordering::Release);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[ignore = "a timing, not a test: cargo test --release --lib join_latency -- --ignored --nocapture"]
+    fn join_latency() {
+        let mut times: Vec<f64> = (0..2000)
+            .map(|_| {
+                let t = std::time::Instant::now();
+                join(|| {}, || {});
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        eprintln!(
+            "join of two empty closures: median {:.2} µs, p90 {:.2} µs",
+            times[1000], times[1800]
+        );
+    }
 
     #[test]
     fn join_runs_both_sides_and_nests() {

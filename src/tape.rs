@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 use crate::anomaly::{Anomaly, AnomalyState};
 use crate::grads::{Gradients, MatRef};
+use crate::kernels::pool::halves;
 use crate::matrix::Matrix;
 use crate::ops::{self, Backward, Op, Operand};
 
@@ -47,7 +48,14 @@ pub(crate) struct Node {
     pub(crate) offset: usize,
     /// Whether any parameter flows into this node; backward does no work for nodes without one.
     pub(crate) requires_grad: bool,
+    /// The last node recorded so far that passes a gradient back to this one ([`NO_USE`] if
+    /// none): in the reverse sweep it is the first to reach this node, so its rule may write
+    /// the gradient outright instead of adding to a zero-filled buffer.
+    pub(crate) last_use: u32,
 }
+
+/// [`Node::last_use`] of a node that nothing passes a gradient back to.
+pub(crate) const NO_USE: u32 = u32::MAX;
 
 impl Node {
     #[inline]
@@ -257,8 +265,28 @@ impl Tape {
         let t = self.inner.get_mut();
         t.nodes.truncate(mark.nodes);
         t.used = mark.values;
-        t.grads.truncate(mark.values);
         t.grads_for = t.grads_for.min(mark.nodes);
+        // A kept node whose last use was cut off: find its last kept use again.
+        if t.nodes
+            .iter()
+            .any(|n| n.last_use != NO_USE && n.last_use as usize >= mark.nodes)
+        {
+            for n in &mut t.nodes {
+                n.last_use = NO_USE;
+            }
+            for index in 0..t.nodes.len() {
+                let (op, requires_grad) = (t.nodes[index].op, t.nodes[index].requires_grad);
+                if requires_grad && op != Op::Detach {
+                    for k in 0..t.nodes[index].inputs.len() {
+                        let target = t.nodes[index].inputs[k].index();
+                        let input = &mut t.nodes[target];
+                        if input.requires_grad {
+                            input.last_use = index as u32;
+                        }
+                    }
+                }
+            }
+        }
         t.anomaly.locations.truncate(mark.nodes);
         if t.anomaly
             .first
@@ -330,12 +358,28 @@ impl Tape {
         let t = &mut *guard;
         let out = &t.nodes[output.index()];
         let end = out.offset + seed.len();
-        t.grads.clear();
-        t.grads.resize(end, 0.0);
+        // The gradient buffer keeps its high-water length, like the value buffer. When the sweep
+        // starts from the last node and nothing watches it (no trace, no anomaly mode), each
+        // gradient is written outright by its first contribution (its node's `last_use`), so the
+        // buffer is not zero-filled; otherwise it is, and every rule adds.
+        let fresh = trace.is_none() && !t.anomaly.enabled && output.index() + 1 == t.nodes.len();
+        if t.grads.len() < end {
+            t.grads.resize(end, 0.0);
+        }
+        if !fresh {
+            let work = end;
+            halves(&mut t.grads[..end], 1, work, |_, part| part.fill(0.0));
+        }
         t.grads[out.offset..end].copy_from_slice(seed);
         t.grads_for = 0;
         for index in (0..=output.index()).rev() {
             let node = &t.nodes[index];
+            if fresh
+                && (!node.requires_grad || (node.last_use == NO_USE && index != output.index()))
+            {
+                // Nothing will reach this node: its gradient reads as zero.
+                t.grads[node.range()].fill(0.0);
+            }
             if !node.requires_grad || node.op.is_leaf() {
                 continue;
             }
@@ -346,7 +390,7 @@ impl Tape {
             match trace.as_deref_mut() {
                 None => ops::backward(
                     node.op,
-                    &mut Backward::new(node, &t.nodes, &t.values, below, upstream),
+                    &mut Backward::new(index, fresh, &t.nodes, &t.values, below, upstream),
                 ),
                 Some(steps) => {
                     let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
@@ -359,7 +403,7 @@ impl Tape {
                     }
                     ops::backward(
                         node.op,
-                        &mut Backward::new(node, &t.nodes, &t.values, below, upstream),
+                        &mut Backward::new(index, fresh, &t.nodes, &t.values, below, upstream),
                     );
                     for (input, before) in added.iter_mut() {
                         let grad = &mut below[t.nodes[input.index()].range()];
@@ -499,8 +543,12 @@ impl Tape {
         }; 2];
         let mut ids = [NodeId(0); 2];
         let mut requires_grad = false;
+        let this = t.nodes.len() as u32;
         for (k, v) in inputs.iter().enumerate() {
-            let n = &t.nodes[v.id.index()];
+            let n = &mut t.nodes[v.id.index()];
+            if n.requires_grad && op != Op::Detach {
+                n.last_use = this;
+            }
             operands[k] = Operand {
                 value: &before[n.range()],
                 rows: n.rows,
@@ -560,6 +608,7 @@ fn push_node(
         cols,
         offset,
         requires_grad,
+        last_use: NO_USE,
     });
     id
 }

@@ -89,17 +89,24 @@ pub(crate) const PARALLEL_ENTRIES: usize = 1 << 15;
 ///
 /// `f` must compute each entry of `out` the same way wherever the cut falls, so the result never
 /// depends on it: an elementwise map, or a sum along the direction that is not cut.
+#[inline(always)]
 pub(crate) fn halves(
     out: &mut [f64],
     unit: usize,
     work: usize,
     f: impl Fn(usize, &mut [f64]) + Sync,
 ) {
-    let units = out.len() / unit.max(1);
-    if work < PARALLEL_ENTRIES || units < 2 {
+    if work < PARALLEL_ENTRIES || out.len() < 2 * unit.max(1) {
         f(0, out);
-        return;
+    } else {
+        split_in_two(out, unit, f);
     }
+}
+
+/// The parallel case of [`halves`], kept out of line so that the small case inlines.
+#[inline(never)]
+fn split_in_two(out: &mut [f64], unit: usize, f: impl Fn(usize, &mut [f64]) + Sync) {
+    let units = out.len() / unit.max(1);
     let half = units.div_ceil(2) * unit;
     let (first, second) = out.split_at_mut(half);
     join(|| f(0, first), || f(half, second));

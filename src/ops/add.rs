@@ -4,6 +4,7 @@
 //! `a + b` where one side is a 1×n row and the other m×n records [`add_row`](super::add_row)
 //! (the bias broadcast) instead.
 
+use super::GradOut;
 use std::ops::Add;
 
 use super::Op;
@@ -46,7 +47,14 @@ pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
 }
 
 /// Backward, for either input: `dx += g`.
-pub(crate) fn backward(g: &[f64], dx: &mut [f64]) {
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], dx: GradOut<'_>) {
+    dx.add(g.iter().copied());
+}
+
+/// `dx += g` into a plain buffer (for the rules that add several rows into one).
+#[inline(always)]
+pub(crate) fn accumulate(g: &[f64], dx: &mut [f64]) {
     for (dx, g) in dx.iter_mut().zip(g) {
         *dx += g;
     }

@@ -4,6 +4,7 @@
 //! value used m times receives the sum of its m gradients: the gradient of a broadcast is a sum,
 //! `db[j] += Σ_i G[i][j]`.
 
+use super::GradOut;
 use super::Op;
 use crate::tape::{fail, Var};
 
@@ -36,13 +37,16 @@ pub(crate) fn forward(x: &[f64], b: &[f64], y: &mut [f64]) {
 }
 
 /// Backward to `X`: `dX += G`.
-pub(crate) fn backward_matrix(g: &[f64], dx: &mut [f64]) {
+#[inline(always)]
+pub(crate) fn backward_matrix(g: &[f64], dx: GradOut<'_>) {
     super::add::backward(g, dx);
 }
 
-/// Backward to `b`: `db[j] += Σ_i G[i][j]`, summing rows in order.
-pub(crate) fn backward_bias(g: &[f64], cols: usize, db: &mut [f64]) {
+/// Backward to `b`: `db[j] += Σ_i G[i][j]`, summing rows in order, for the columns `first..`
+/// that `db` covers (all of them, or one thread's share).
+#[inline(always)]
+pub(crate) fn backward_bias(g: &[f64], cols: usize, first: usize, db: &mut [f64]) {
     for g_row in g.chunks_exact(cols) {
-        super::add::backward(g_row, db);
+        super::add::accumulate(&g_row[first..], db);
     }
 }

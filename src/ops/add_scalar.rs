@@ -2,6 +2,7 @@
 //!
 //! Also what `x + 1.0`, `1.0 + x` and `x - 1.0` record. Derived: `c - x` is `(−x) + c`.
 
+use super::GradOut;
 use std::ops::{Add, Sub};
 
 use super::Op;
@@ -64,6 +65,7 @@ pub(crate) fn forward(c: f64, x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g`.
-pub(crate) fn backward(g: &[f64], dx: &mut [f64]) {
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], dx: GradOut<'_>) {
     super::add::backward(g, dx);
 }

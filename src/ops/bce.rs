@@ -63,6 +63,7 @@ pub(crate) fn forward(eps: f64, p: &[f64], y: &[f64]) -> f64 {
 }
 
 /// Backward to the prediction: `dp += g·(p − y)/(p(1 − p))/n` inside the clip, nothing outside.
+#[inline(always)]
 pub(crate) fn backward_prediction(eps: f64, g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) {
     let n = p.len() as f64;
     for ((dp, &p), y) in dp.iter_mut().zip(p).zip(y) {
@@ -73,6 +74,7 @@ pub(crate) fn backward_prediction(eps: f64, g: f64, p: &[f64], y: &[f64], dp: &m
 }
 
 /// Backward to the target: `dy += g·(ln(1 − p̂) − ln p̂)/n`.
+#[inline(always)]
 pub(crate) fn backward_target(eps: f64, g: f64, p: &[f64], dy: &mut [f64]) {
     let n = p.len() as f64;
     for (dy, &p) in dy.iter_mut().zip(p) {

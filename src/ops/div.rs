@@ -28,6 +28,7 @@ pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
 }
 
 /// Backward to the numerator: `da += g ⊘ b`.
+#[inline(always)]
 pub(crate) fn backward_lhs(g: &[f64], b: &[f64], da: &mut [f64]) {
     for ((da, g), b) in da.iter_mut().zip(g).zip(b) {
         *da += g / b;
@@ -35,6 +36,7 @@ pub(crate) fn backward_lhs(g: &[f64], b: &[f64], da: &mut [f64]) {
 }
 
 /// Backward to the denominator: `db −= g ⊙ y ⊘ b`.
+#[inline(always)]
 pub(crate) fn backward_rhs(g: &[f64], b: &[f64], y: &[f64], db: &mut [f64]) {
     for (((db, g), b), y) in db.iter_mut().zip(g).zip(b).zip(y) {
         *db -= g * y / b;

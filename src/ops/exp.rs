@@ -1,5 +1,6 @@
 //! `y = eˣ`, elementwise. dy/dx = eˣ = y: `dx += g ⊙ y` (using the saved output).
 
+use super::GradOut;
 use super::Op;
 use crate::tape::Var;
 
@@ -20,6 +21,7 @@ pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊙ y`.
-pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: GradOut<'_>) {
     super::mul::backward(g, y, dx);
 }

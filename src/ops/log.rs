@@ -20,6 +20,7 @@ pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊘ x`.
+#[inline(always)]
 pub(crate) fn backward(g: &[f64], x: &[f64], dx: &mut [f64]) {
     super::div::backward_lhs(g, x, dx);
 }

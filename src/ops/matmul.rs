@@ -5,6 +5,7 @@
 //! `dA += G · Bᵀ` (m×n · n×k) and `dB += Aᵀ · G` (k×m · m×n).
 //! The transposes are read by strides inside the GEMM ([`crate::kernels::gemm`]), never copied.
 
+use super::GradOut;
 use super::Op;
 use crate::kernels::{gemm, Layout};
 use crate::tape::{fail, Var};
@@ -35,11 +36,43 @@ pub(crate) fn forward(a: &[f64], b: &[f64], (m, k, n): (usize, usize, usize), c:
 }
 
 /// Backward to `A`: `dA += G · Bᵀ`.
-pub(crate) fn backward_lhs(g: &[f64], b: &[f64], (m, k, n): (usize, usize, usize), da: &mut [f64]) {
-    gemm(m, n, k, g, Layout::AsIs, b, Layout::Transposed, da, true);
+#[inline(always)]
+pub(crate) fn backward_lhs(
+    g: &[f64],
+    b: &[f64],
+    (m, k, n): (usize, usize, usize),
+    da: GradOut<'_>,
+) {
+    gemm(
+        m,
+        n,
+        k,
+        g,
+        Layout::AsIs,
+        b,
+        Layout::Transposed,
+        da.d,
+        !da.fresh,
+    );
 }
 
 /// Backward to `B`: `dB += Aᵀ · G`.
-pub(crate) fn backward_rhs(a: &[f64], g: &[f64], (m, k, n): (usize, usize, usize), db: &mut [f64]) {
-    gemm(k, m, n, a, Layout::Transposed, g, Layout::AsIs, db, true);
+#[inline(always)]
+pub(crate) fn backward_rhs(
+    a: &[f64],
+    g: &[f64],
+    (m, k, n): (usize, usize, usize),
+    db: GradOut<'_>,
+) {
+    gemm(
+        k,
+        m,
+        n,
+        a,
+        Layout::Transposed,
+        g,
+        Layout::AsIs,
+        db.d,
+        !db.fresh,
+    );
 }

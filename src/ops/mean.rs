@@ -46,6 +46,7 @@ pub(crate) fn forward(axis: Reduce, x: &[f64], cols: usize, mu: &mut [f64]) {
 }
 
 /// Backward: `dx += g / c`, each entry receiving the upstream of its mean.
+#[inline(always)]
 pub(crate) fn backward(axis: Reduce, g: &[f64], cols: usize, dx: &mut [f64]) {
     let c = count(axis, dx.len(), cols);
     match axis {

@@ -11,6 +11,7 @@
 
 use std::fmt;
 
+use crate::kernels::pool::halves;
 use crate::tape::{fail, Node, Var};
 
 pub(crate) mod add;
@@ -168,10 +169,10 @@ pub(crate) struct Operand<'a> {
 pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
     match op {
         Op::Param | Op::Input => unreachable!("leaves are written by the tape, not computed"),
-        Op::Add => add::forward(x[0].value, x[1].value, out),
-        Op::Sub => sub::forward(x[0].value, x[1].value, out),
-        Op::Mul => mul::forward(x[0].value, x[1].value, out),
-        Op::Div => div::forward(x[0].value, x[1].value, out),
+        Op::Add => map2(x, out, add::forward),
+        Op::Sub => map2(x, out, sub::forward),
+        Op::Mul => map2(x, out, mul::forward),
+        Op::Div => map2(x, out, div::forward),
         Op::Scale(c) => scale::forward(c, x[0].value, out),
         Op::AddScalar(c) => add_scalar::forward(c, x[0].value, out),
         Op::MatMul => matmul::forward(
@@ -181,16 +182,22 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
             out,
         ),
         Op::Transpose => transpose::forward(x[0].value, x[0].rows, x[0].cols, out),
-        Op::AddRow => add_row::forward(x[0].value, x[1].value, out),
+        Op::AddRow => {
+            let (x, b) = (x[0].value, x[1].value);
+            let work = out.len();
+            halves(out, b.len(), work, |s, out| {
+                add_row::forward(&x[s..], b, out)
+            });
+        }
         Op::Sum(axis) => sum::forward(axis, x[0].value, x[0].cols, out),
         Op::Mean(axis) => mean::forward(axis, x[0].value, x[0].cols, out),
-        Op::Exp => exp::forward(x[0].value, out),
-        Op::Log => log::forward(x[0].value, out),
+        Op::Exp => map1(x, out, exp::forward),
+        Op::Log => map1(x, out, log::forward),
         Op::Powf(p) => powf::forward(p, x[0].value, out),
-        Op::Square => square::forward(x[0].value, out),
-        Op::Sigmoid => sigmoid::forward(x[0].value, out),
-        Op::Relu => relu::forward(x[0].value, out),
-        Op::Tanh => tanh::forward(x[0].value, out),
+        Op::Square => map1(x, out, square::forward),
+        Op::Sigmoid => map1(x, out, sigmoid::forward),
+        Op::Relu => map1(x, out, relu::forward),
+        Op::Tanh => map1(x, out, tanh::forward),
         Op::Detach => out.copy_from_slice(x[0].value),
         Op::Mse => out[0] = mse::forward(x[0].value, x[1].value),
         Op::Sse => out[0] = sse::forward(x[0].value, x[1].value),
@@ -201,33 +208,34 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
 /// The backward dispatch: adds `upstream × local derivative` into each input's gradient.
 ///
 /// `g` is dL/d(this node); inputs that no parameter flows into get nothing (`cx.grad(i)` is `None`).
+#[inline]
 pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
     let g = cx.upstream;
     match op {
         Op::Param | Op::Input | Op::Detach => {}
         Op::Add => {
-            if let Some(da) = cx.grad(0) {
-                add::backward(g, da);
+            if let Some(da) = cx.grad_out(0) {
+                split1(da, g, add::backward);
             }
-            if let Some(db) = cx.grad(1) {
-                add::backward(g, db);
+            if let Some(db) = cx.grad_out(1) {
+                split1(db, g, add::backward);
             }
         }
         Op::Sub => {
-            if let Some(da) = cx.grad(0) {
-                sub::backward_lhs(g, da);
+            if let Some(da) = cx.grad_out(0) {
+                split1(da, g, sub::backward_lhs);
             }
-            if let Some(db) = cx.grad(1) {
-                sub::backward_rhs(g, db);
+            if let Some(db) = cx.grad_out(1) {
+                split1(db, g, sub::backward_rhs);
             }
         }
         Op::Mul => {
             let (a, b) = (cx.input(0), cx.input(1));
-            if let Some(da) = cx.grad(0) {
-                mul::backward(g, b, da);
+            if let Some(da) = cx.grad_out(0) {
+                split2(da, g, b, mul::backward);
             }
-            if let Some(db) = cx.grad(1) {
-                mul::backward(g, a, db);
+            if let Some(db) = cx.grad_out(1) {
+                split2(db, g, a, mul::backward);
             }
         }
         Op::Div => {
@@ -240,23 +248,23 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
             }
         }
         Op::Scale(c) => {
-            if let Some(dx) = cx.grad(0) {
-                scale::backward(c, g, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                dx.halves(1, |s, dx| scale::backward(c, &g[s..], dx));
             }
         }
         Op::AddScalar(_) => {
-            if let Some(dx) = cx.grad(0) {
-                add_scalar::backward(g, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split1(dx, g, add_scalar::backward);
             }
         }
         Op::MatMul => {
             let (a, b) = (cx.input(0), cx.input(1));
             let (m, k) = cx.input_shape(0);
             let n = cx.input_shape(1).1;
-            if let Some(da) = cx.grad(0) {
+            if let Some(da) = cx.grad_out(0) {
                 matmul::backward_lhs(g, b, (m, k, n), da);
             }
-            if let Some(db) = cx.grad(1) {
+            if let Some(db) = cx.grad_out(1) {
                 matmul::backward_rhs(a, g, (m, k, n), db);
             }
         }
@@ -268,11 +276,13 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         }
         Op::AddRow => {
             let cols = cx.input_shape(1).1;
-            if let Some(dx) = cx.grad(0) {
-                add_row::backward_matrix(g, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split1(dx, g, add_row::backward_matrix);
             }
             if let Some(db) = cx.grad(1) {
-                add_row::backward_bias(g, cols, db);
+                // Each thread sums its half of the columns, over the rows in order.
+                let work = g.len();
+                halves(db, 1, work, |j, db| add_row::backward_bias(g, cols, j, db));
             }
         }
         Op::Sum(axis) => {
@@ -289,8 +299,8 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         }
         Op::Exp => {
             let y = cx.output();
-            if let Some(dx) = cx.grad(0) {
-                exp::backward(g, y, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split2(dx, g, y, exp::backward);
             }
         }
         Op::Log => {
@@ -307,26 +317,26 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         }
         Op::Square => {
             let x = cx.input(0);
-            if let Some(dx) = cx.grad(0) {
-                square::backward(g, x, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split2(dx, g, x, square::backward);
             }
         }
         Op::Sigmoid => {
             let y = cx.output();
-            if let Some(dx) = cx.grad(0) {
-                sigmoid::backward(g, y, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split2(dx, g, y, sigmoid::backward);
             }
         }
         Op::Relu => {
             let y = cx.output();
-            if let Some(dx) = cx.grad(0) {
-                relu::backward(g, y, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split2(dx, g, y, relu::backward);
             }
         }
         Op::Tanh => {
             let y = cx.output();
-            if let Some(dx) = cx.grad(0) {
-                tanh::backward(g, y, dx);
+            if let Some(dx) = cx.grad_out(0) {
+                split2(dx, g, y, tanh::backward);
             }
         }
         Op::Mse => {
@@ -357,6 +367,32 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
             }
         }
     }
+}
+
+/// Runs an elementwise kernel `f(x, out)` on two threads when the output is large.
+#[inline(always)]
+fn map1(x: &[Operand<'_>], out: &mut [f64], f: fn(&[f64], &mut [f64])) {
+    let (x, work) = (x[0].value, out.len());
+    halves(out, 1, work, |s, out| f(&x[s..], out));
+}
+
+/// Runs an elementwise kernel `f(a, b, out)` on two threads when the output is large.
+#[inline(always)]
+fn map2(x: &[Operand<'_>], out: &mut [f64], f: fn(&[f64], &[f64], &mut [f64])) {
+    let (a, b, work) = (x[0].value, x[1].value, out.len());
+    halves(out, 1, work, |s, out| f(&a[s..], &b[s..], out));
+}
+
+/// Runs an elementwise rule `rule(g, dx)` on two threads when the gradient is large.
+#[inline(always)]
+fn split1(dx: GradOut<'_>, g: &[f64], rule: fn(&[f64], GradOut<'_>)) {
+    dx.halves(1, |s, dx| rule(&g[s..], dx));
+}
+
+/// Runs an elementwise rule `rule(g, v, dx)` on two threads when the gradient is large.
+#[inline(always)]
+fn split2(dx: GradOut<'_>, g: &[f64], v: &[f64], rule: fn(&[f64], &[f64], GradOut<'_>)) {
+    dx.halves(1, |s, dx| rule(&g[s..], &v[s..], dx));
 }
 
 /// The backward rule of `op` for its input at `position`, as written in `docs/chain-rule.md`,
@@ -402,6 +438,10 @@ pub fn rule(op: Op, position: usize) -> &'static str {
 /// gradients) for one node during the reverse sweep.
 pub(crate) struct Backward<'a> {
     node: &'a Node,
+    /// This node's index on the tape.
+    index: u32,
+    /// Whether the sweep lets first contributions overwrite (see [`GradOut`]).
+    fresh: bool,
     nodes: &'a [Node],
     values: &'a [f64],
     /// The gradients of every node recorded before this one.
@@ -412,14 +452,17 @@ pub(crate) struct Backward<'a> {
 
 impl<'a> Backward<'a> {
     pub(crate) fn new(
-        node: &'a Node,
+        index: usize,
+        fresh: bool,
         nodes: &'a [Node],
         values: &'a [f64],
         grads: &'a mut [f64],
         upstream: &'a [f64],
     ) -> Self {
         Backward {
-            node,
+            node: &nodes[index],
+            index: index as u32,
+            fresh,
             nodes,
             values,
             grads,
@@ -448,9 +491,65 @@ impl<'a> Backward<'a> {
     }
 
     /// Input `i`'s gradient, to add into; `None` when no parameter flows into that input.
+    #[inline(always)]
     pub(crate) fn grad(&mut self, i: usize) -> Option<&mut [f64]> {
-        let n = self.input_node(i);
-        n.requires_grad.then(|| &mut self.grads[n.range()])
+        let out = self.grad_out(i)?;
+        if out.fresh {
+            out.d.fill(0.0);
+        }
+        Some(out.d)
+    }
+
+    /// Input `i`'s gradient for a rule that can overwrite it on the first contribution.
+    #[inline(always)]
+    pub(crate) fn grad_out(&mut self, i: usize) -> Option<GradOut<'_>> {
+        let id = self.node.inputs[i];
+        let n = &self.nodes[id.index()];
+        if !n.requires_grad {
+            return None;
+        }
+        // `x * x`: the second input is the same node, and the first has written it already.
+        let repeated = i == 1 && self.node.inputs[0] == id;
+        Some(GradOut {
+            fresh: self.fresh && n.last_use == self.index && !repeated,
+            d: &mut self.grads[n.range()],
+        })
+    }
+}
+
+/// An input's gradient as a rule writes it. Its contribution is added to what the input's other
+/// uses have put there, except for the first contribution of a sweep (`fresh`), which is written
+/// over whatever an earlier sweep left: the tape then never zero-fills the buffer, nor reads
+/// those zeros back. Either way the result is `0 + contribution + …`, the same numbers.
+pub(crate) struct GradOut<'a> {
+    pub(crate) d: &'a mut [f64],
+    pub(crate) fresh: bool,
+}
+
+impl GradOut<'_> {
+    /// `d += c` entry by entry (`d = c` when fresh).
+    #[inline(always)]
+    pub(crate) fn add(self, contributions: impl Iterator<Item = f64>) {
+        if self.fresh {
+            for (d, c) in self.d.iter_mut().zip(contributions) {
+                *d = c;
+            }
+        } else {
+            for (d, c) in self.d.iter_mut().zip(contributions) {
+                *d += c;
+            }
+        }
+    }
+
+    /// Calls `f(first, part)` on two halves of the gradient, cut at a multiple of `unit`
+    /// entries, on two threads when it is large (see `kernels::pool::halves`).
+    #[inline(always)]
+    pub(crate) fn halves(self, unit: usize, f: impl Fn(usize, GradOut<'_>) + Sync) {
+        let fresh = self.fresh;
+        let work = self.d.len();
+        halves(self.d, unit, work, |first, d| {
+            f(first, GradOut { d, fresh })
+        });
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) fn forward(p: &[f64], y: &[f64]) -> f64 {
 }
 
 /// Backward to the prediction: `dp += g·2(p − y)/n`.
+#[inline(always)]
 pub(crate) fn backward_prediction(g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) {
     let n = p.len() as f64;
     for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
@@ -34,6 +35,7 @@ pub(crate) fn backward_prediction(g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) 
 }
 
 /// Backward to the target: `dy −= g·2(p − y)/n`.
+#[inline(always)]
 pub(crate) fn backward_target(g: f64, p: &[f64], y: &[f64], dy: &mut [f64]) {
     let n = p.len() as f64;
     for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {

@@ -2,6 +2,7 @@
 //!
 //! With `x * x` both inputs are the same node, and it receives both terms: `dx += 2 g ⊙ x`.
 
+use super::GradOut;
 use std::ops::Mul;
 
 use super::Op;
@@ -29,8 +30,7 @@ pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
 }
 
 /// Backward to one factor given the other: `dx += g ⊙ other`.
-pub(crate) fn backward(g: &[f64], other: &[f64], dx: &mut [f64]) {
-    for ((dx, g), o) in dx.iter_mut().zip(g).zip(other) {
-        *dx += g * o;
-    }
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], other: &[f64], dx: GradOut<'_>) {
+    dx.add(g.iter().zip(other).map(|(g, o)| g * o));
 }

@@ -20,6 +20,7 @@ pub(crate) fn forward(p: f64, x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊙ p·xᵖ⁻¹`.
+#[inline(always)]
 pub(crate) fn backward(p: f64, g: &[f64], x: &[f64], dx: &mut [f64]) {
     for ((dx, g), x) in dx.iter_mut().zip(g).zip(x) {
         *dx += g * p * x.powf(p - 1.0);

@@ -1,6 +1,7 @@
 //! `y = max(x, 0)`, elementwise. dy/dx = 1 for x > 0, 0 otherwise (at the kink x = 0 we take 0,
 //! as PyTorch does): `dx += g ⊙ [y > 0]`, using the saved output (y > 0 exactly when x > 0).
 
+use super::GradOut;
 use super::Op;
 use crate::tape::Var;
 
@@ -21,10 +22,11 @@ pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊙ [y > 0]`.
-pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
-    for ((dx, g), y) in dx.iter_mut().zip(g).zip(y) {
-        if *y > 0.0 {
-            *dx += g;
-        }
-    }
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: GradOut<'_>) {
+    dx.add(
+        g.iter()
+            .zip(y)
+            .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }),
+    );
 }

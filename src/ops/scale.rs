@@ -3,6 +3,7 @@
 //! Also what `-x` (`c = −1`), `x * 2.0`, `2.0 * x` and `x / 2.0` (`c = 1/2`) record. Derived:
 //! `c / x` is `c · x⁻¹` ([`powf`](super::powf) then scale), with no rule of its own.
 
+use super::GradOut;
 use std::ops::{Div, Mul, Neg};
 
 use super::Op;
@@ -75,8 +76,7 @@ pub(crate) fn forward(c: f64, x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += c · g`.
-pub(crate) fn backward(c: f64, g: &[f64], dx: &mut [f64]) {
-    for (dx, g) in dx.iter_mut().zip(g) {
-        *dx += c * g;
-    }
+#[inline(always)]
+pub(crate) fn backward(c: f64, g: &[f64], dx: GradOut<'_>) {
+    dx.add(g.iter().map(|g| c * g));
 }

@@ -1,6 +1,7 @@
 //! `y = σ(x) = 1 / (1 + e⁻ˣ)`, elementwise. dy/dx = σ(x)(1 − σ(x)) = y(1 − y):
 //! `dx += g ⊙ y ⊙ (1 − y)`, using the saved output (no exponential in the backward pass).
 
+use super::GradOut;
 use super::Op;
 use crate::kernels::sigmoid;
 use crate::tape::Var;
@@ -22,8 +23,7 @@ pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊙ y ⊙ (1 − y)`.
-pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
-    for ((dx, g), y) in dx.iter_mut().zip(g).zip(y) {
-        *dx += g * y * (1.0 - y);
-    }
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: GradOut<'_>) {
+    dx.add(g.iter().zip(y).map(|(g, y)| g * y * (1.0 - y)));
 }

@@ -1,5 +1,6 @@
 //! `y = x²`, elementwise. dy/dx = 2x: `dx += g ⊙ 2x`.
 
+use super::GradOut;
 use super::Op;
 use crate::tape::Var;
 
@@ -20,8 +21,7 @@ pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊙ 2x`.
-pub(crate) fn backward(g: &[f64], x: &[f64], dx: &mut [f64]) {
-    for ((dx, g), x) in dx.iter_mut().zip(g).zip(x) {
-        *dx += g * 2.0 * x;
-    }
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], x: &[f64], dx: GradOut<'_>) {
+    dx.add(g.iter().zip(x).map(|(g, x)| g * 2.0 * x));
 }

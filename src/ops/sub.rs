@@ -1,5 +1,6 @@
 //! `y = a − b` (same shapes). ∂y/∂a = 1, ∂y/∂b = −1: `da += g`, `db −= g`.
 
+use super::GradOut;
 use std::ops::Sub;
 
 use super::Op;
@@ -27,13 +28,13 @@ pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
 }
 
 /// Backward to `a`: `da += g`.
-pub(crate) fn backward_lhs(g: &[f64], da: &mut [f64]) {
+#[inline(always)]
+pub(crate) fn backward_lhs(g: &[f64], da: GradOut<'_>) {
     super::add::backward(g, da);
 }
 
 /// Backward to `b`: `db −= g`.
-pub(crate) fn backward_rhs(g: &[f64], db: &mut [f64]) {
-    for (db, g) in db.iter_mut().zip(g) {
-        *db -= g;
-    }
+#[inline(always)]
+pub(crate) fn backward_rhs(g: &[f64], db: GradOut<'_>) {
+    db.add(g.iter().map(|g| -g));
 }

@@ -58,13 +58,14 @@ pub(crate) fn forward(axis: Reduce, x: &[f64], cols: usize, s: &mut [f64]) {
         Reduce::Cols => {
             s.fill(0.0);
             for row in x.chunks_exact(cols) {
-                super::add::backward(row, s);
+                super::add::accumulate(row, s);
             }
         }
     }
 }
 
 /// Backward: every entry receives the upstream of the sum it went into.
+#[inline(always)]
 pub(crate) fn backward(axis: Reduce, g: &[f64], cols: usize, dx: &mut [f64]) {
     match axis {
         Reduce::All => dx.iter_mut().for_each(|dx| *dx += g[0]),
@@ -75,7 +76,7 @@ pub(crate) fn backward(axis: Reduce, g: &[f64], cols: usize, dx: &mut [f64]) {
         }
         Reduce::Cols => {
             for dx_row in dx.chunks_exact_mut(cols) {
-                super::add::backward(g, dx_row);
+                super::add::accumulate(g, dx_row);
             }
         }
     }

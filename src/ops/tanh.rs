@@ -1,6 +1,7 @@
 //! `y = tanh x`, elementwise. dy/dx = 1 − tanh²x = 1 − y²: `dx += g ⊙ (1 − y²)`, using the saved
 //! output.
 
+use super::GradOut;
 use super::Op;
 use crate::tape::Var;
 
@@ -21,8 +22,7 @@ pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
 }
 
 /// Backward: `dx += g ⊙ (1 − y²)`.
-pub(crate) fn backward(g: &[f64], y: &[f64], dx: &mut [f64]) {
-    for ((dx, g), y) in dx.iter_mut().zip(g).zip(y) {
-        *dx += g * (1.0 - y * y);
-    }
+#[inline(always)]
+pub(crate) fn backward(g: &[f64], y: &[f64], dx: GradOut<'_>) {
+    dx.add(g.iter().zip(y).map(|(g, y)| g * (1.0 - y * y)));
 }

@@ -24,6 +24,7 @@ pub(crate) fn forward(x: &[f64], rows: usize, cols: usize, y: &mut [f64]) {
 }
 
 /// Backward: `dx += gᵀ`, `x` being `rows×cols` (so `g` is `cols×rows`).
+#[inline(always)]
 pub(crate) fn backward(g: &[f64], rows: usize, cols: usize, dx: &mut [f64]) {
     for r in 0..rows {
         for c in 0..cols {

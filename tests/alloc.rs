@@ -11,6 +11,14 @@ mod counting_alloc;
 
 use counting_alloc::allocations;
 
+#[path = "../benches/common/workloads.rs"]
+mod workloads;
+
+use chainrule::data;
+use chainrule::hand::Workspace;
+use chainrule::kernels::packed_available;
+use chainrule::nn::{Activation, Init, Mlp};
+
 /// The lab's 2-4-4-1 network with bias, sigmoid everywhere.
 struct Net {
     layers: Vec<(Matrix, Matrix)>,
@@ -74,4 +82,35 @@ fn a_training_step_allocates_nothing_after_the_first() {
     }
     // The steps did real work: the loss moved.
     assert!(first_loss.is_finite() && last_loss.is_finite() && last_loss != first_loss);
+
+    // A batched network large enough for the packed GEMM kernel on two threads, the streaming
+    // loops and the two-thread elementwise passes (a smaller W2): tape and hand path alike.
+    if !packed_available() {
+        eprintln!(
+            "batched part skipped: no AVX-512F, so GEMMs go to matrixmultiply, which allocates"
+        );
+        return;
+    }
+    let batch = 512;
+    let d = data::circle(batch, 7);
+    let (x, y) = (d.x.as_slice(), d.y.as_slice());
+    let acts = [Activation::Relu, Activation::Relu, Activation::Sigmoid];
+    let mut tape_net = Mlp::new(&[2, 64, 64, 1], &acts, true, Init::Xavier, 7);
+    let mut hand_net = tape_net.clone();
+    let mut ws = Workspace::new();
+    let first_tape = workloads::tape_step(&mut tape, &mut tape_net, x, y, batch, 0.5);
+    let first_hand = workloads::hand_step(&mut ws, &mut hand_net, x, y, batch, 0.5);
+    let before = allocations();
+    let (mut last_tape, mut last_hand) = (0.0, 0.0);
+    for step in 0..10 {
+        last_tape = workloads::tape_step(&mut tape, &mut tape_net, x, y, batch, 0.5);
+        last_hand = workloads::hand_step(&mut ws, &mut hand_net, x, y, batch, 0.5);
+        assert_eq!(
+            allocations(),
+            before,
+            "allocations during batched step {step}"
+        );
+    }
+    assert!(last_tape != first_tape && last_hand != first_hand);
+    assert_eq!(last_tape, last_hand, "the two paths are bitwise equal");
 }

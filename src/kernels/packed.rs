@@ -33,7 +33,7 @@ pub(crate) const NR: usize = 16;
 /// Inner-size block: a packed `KC×NR` panel of `B` (32 KB) stays in the L1 cache.
 const KC: usize = 256;
 /// Row block: a packed `MC×KC` block of `A` (128 KB) stays in the L2 cache.
-const MC: usize = 64;
+const MC: usize = 128;
 /// Column block: a packed `KC×NC` block of `B` (2 MB) stays in the L3 cache.
 const NC: usize = 1024;
 /// Products with fewer multiply-adds than this stay on one thread: handing work to the other

@@ -31,7 +31,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let tape = Tape::new();
     let net = mlp.bind(&tape);
-    let prediction = net.forward(tape.input_slice(1, 2, x));
+    // Each layer written out as matmul → add_row → sigmoid, to see every step. `net.forward`
+    // records the same numbers with one fused `linear` node per layer instead of matmul + add_row.
+    let p = net.params();
+    let mut a = tape.input_slice(1, 2, x);
+    for layer in p.chunks_exact(2) {
+        a = a.matmul(layer[0]).add_row(layer[1]).sigmoid();
+    }
+    let prediction = a;
     let loss = prediction.mse(tape.input_slice(1, 1, y));
     let (grads, trace) = viz::backward_trace(&tape, loss);
     println!(

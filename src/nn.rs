@@ -211,10 +211,9 @@ impl<'t> Bound<'t> {
     #[track_caller]
     pub fn forward(&self, x: Var<'t>) -> Var<'t> {
         self.layers.iter().fold(x, |a, l| {
-            let z = a.matmul(l.weight);
             let z = match l.bias {
-                Some(b) => z.add_row(b),
-                None => z,
+                Some(b) => a.linear(l.weight, b),
+                None => a.matmul(l.weight),
             };
             l.activation.apply(z)
         })

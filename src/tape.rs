@@ -42,7 +42,7 @@ impl fmt::Display for NodeId {
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub(crate) op: Op,
-    pub(crate) inputs: SmallVec<[NodeId; 2]>,
+    pub(crate) inputs: SmallVec<[NodeId; 3]>,
     pub(crate) rows: usize,
     pub(crate) cols: usize,
     pub(crate) offset: usize,
@@ -530,7 +530,7 @@ impl Tape {
         rows: usize,
         cols: usize,
     ) -> Var<'t> {
-        debug_assert!(inputs.len() <= 2, "ops have at most two inputs");
+        debug_assert!(inputs.len() <= 3, "ops have at most three inputs");
         let mut guard = self.inner.borrow_mut();
         let t = &mut *guard;
         let offset = t.used;
@@ -540,8 +540,8 @@ impl Tape {
             value: &[],
             rows: 0,
             cols: 0,
-        }; 2];
-        let mut ids = [NodeId(0); 2];
+        }; 3];
+        let mut ids = [NodeId(0); 3];
         let mut requires_grad = false;
         let this = t.nodes.len() as u32;
         for (k, v) in inputs.iter().enumerate() {
@@ -594,7 +594,7 @@ impl Tape {
 fn push_node(
     nodes: &mut Vec<Node>,
     op: Op,
-    inputs: SmallVec<[NodeId; 2]>,
+    inputs: SmallVec<[NodeId; 3]>,
     rows: usize,
     cols: usize,
     offset: usize,

@@ -251,7 +251,8 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
     }
 }
 
-/// Fills a rule template: `{y}` the node, `{a}`/`{b}` its inputs, `{c}` the op's constant.
+/// Fills a rule template: `{y}` the node, `{a}`/`{b}`/`{bias}` its inputs, `{c}` the op's
+/// constant.
 fn fill(template: &str, y: &str, inputs: &[String], op: Op) -> String {
     let constant = match op {
         Op::Scale(c) | Op::AddScalar(c) | Op::Powf(c) | Op::Bce(c) => crate::matrix::number(c),
@@ -261,6 +262,7 @@ fn fill(template: &str, y: &str, inputs: &[String], op: Op) -> String {
         .replace("{y}", y)
         .replace("{a}", inputs.first().map_or("", String::as_str))
         .replace("{b}", inputs.get(1).map_or("", String::as_str))
+        .replace("{bias}", inputs.get(2).map_or("", String::as_str))
         .replace("{c}", &constant)
 }
 

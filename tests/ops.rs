@@ -118,6 +118,63 @@ fn matmul_gradient_matches_finite_differences_through_the_gemm_path() {
 }
 
 #[test]
+fn linear_gradient_matches_finite_differences_small_and_through_the_gemm_path() {
+    // Random small shapes (the direct loop), then 40x17x15 (the packed kernel), all three inputs.
+    check_op(
+        "linear",
+        |rng| {
+            let (m, k) = shape(rng);
+            let n = shape(rng).1;
+            vec![
+                uniform(rng, m, k, -2.0, 2.0),
+                uniform(rng, k, n, -2.0, 2.0),
+                uniform(rng, 1, n, -2.0, 2.0),
+            ]
+        },
+        |v| project(v[0].linear(v[1], v[2])),
+    );
+    check_op(
+        "linear (gemm)",
+        |rng| {
+            vec![
+                uniform(rng, 40, 17, -1.0, 1.0),
+                uniform(rng, 17, 15, -1.0, 1.0),
+                uniform(rng, 1, 15, -1.0, 1.0),
+            ]
+        },
+        |v| project(v[0].linear(v[1], v[2])),
+    );
+}
+
+#[test]
+fn linear_is_matmul_then_add_row_to_the_bit() {
+    use chainrule::Tape;
+    let mut r = rng(99);
+    let (x, w, b) = (
+        uniform(&mut r, 33, 20, -1.0, 1.0),
+        uniform(&mut r, 20, 24, -1.0, 1.0),
+        uniform(&mut r, 1, 24, -1.0, 1.0),
+    );
+    let run = |fused: bool| {
+        let tape = Tape::new();
+        let (xv, wv, bv) = (tape.param(&x), tape.param(&w), tape.param(&b));
+        let y = if fused {
+            xv.linear(wv, bv)
+        } else {
+            xv.matmul(wv).add_row(bv)
+        };
+        let loss = y.sigmoid().sum();
+        let grads = tape.backward(loss);
+        let out: Vec<Matrix> = [xv, wv, bv]
+            .iter()
+            .map(|&v| grads.wrt(v).to_matrix())
+            .collect();
+        (y.value(), out)
+    };
+    assert_eq!(run(true), run(false));
+}
+
+#[test]
 fn transpose_gradient_matches_finite_differences() {
     check_op("transpose", one(-2.0, 2.0), |v| project(v[0].t()));
 }

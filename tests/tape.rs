@@ -321,6 +321,21 @@ fn shape_mismatch_names_the_op_both_shapes_and_the_callers_line() {
         msg.starts_with("mse: shapes differ, 3x2 (n0) and 3x1 (n1)"),
         "{msg}"
     );
+    let msg = panics_with(|| {
+        let _ = a.linear(b, b);
+    });
+    assert!(
+        msg.starts_with("linear: cannot multiply 3x2 (n0) by 3x1 (n1)"),
+        "{msg}"
+    );
+    let w = tape.param(&Matrix::zeros(2, 4));
+    let msg = panics_with(|| {
+        let _ = a.linear(w, b);
+    });
+    assert!(
+        msg.starts_with("linear: cannot add 3x1 (n1) to each row of 3x4: the bias must be 1x4"),
+        "{msg}"
+    );
 }
 
 #[test]

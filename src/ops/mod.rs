@@ -21,6 +21,7 @@ pub(crate) mod bce;
 pub(crate) mod detach;
 pub(crate) mod div;
 pub(crate) mod exp;
+pub(crate) mod linear;
 pub(crate) mod log;
 pub(crate) mod matmul;
 pub(crate) mod mean;
@@ -61,6 +62,9 @@ pub enum Op {
     AddScalar(f64),
     /// `A · B`, the matrix product.
     MatMul,
+    /// `X · W + b`: the matrix product with the 1×n row `b` added to every row (one node for a
+    /// layer's affine part).
+    Linear,
     /// `xᵀ`.
     Transpose,
     /// `X + b` with the 1×n row `b` added to every row of the m×n `X` (the bias broadcast).
@@ -117,6 +121,7 @@ impl Op {
             Op::Scale(_) => "scale",
             Op::AddScalar(_) => "add_scalar",
             Op::MatMul => "matmul",
+            Op::Linear => "linear",
             Op::Transpose => "transpose",
             Op::AddRow => "add_row",
             Op::Sum(Reduce::All) => "sum",
@@ -178,6 +183,13 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::MatMul => matmul::forward(
             x[0].value,
             x[1].value,
+            (x[0].rows, x[0].cols, x[1].cols),
+            out,
+        ),
+        Op::Linear => linear::forward(
+            x[0].value,
+            x[1].value,
+            x[2].value,
             (x[0].rows, x[0].cols, x[1].cols),
             out,
         ),
@@ -266,6 +278,22 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
             }
             if let Some(db) = cx.grad_out(1) {
                 matmul::backward_rhs(a, g, (m, k, n), db);
+            }
+        }
+        Op::Linear => {
+            let (x, w) = (cx.input(0), cx.input(1));
+            let (m, k) = cx.input_shape(0);
+            let n = cx.input_shape(1).1;
+            if let Some(dx) = cx.grad_out(0) {
+                linear::backward_input(g, w, (m, k, n), dx);
+            }
+            if let Some(dw) = cx.grad_out(1) {
+                linear::backward_weight(x, g, (m, k, n), dw);
+            }
+            if let Some(db) = cx.grad(2) {
+                // add_row's rule: each thread sums its half of the columns, over the rows in order.
+                let work = g.len();
+                halves(db, 1, work, |j, db| add_row::backward_bias(g, n, j, db));
             }
         }
         Op::Transpose => {
@@ -413,6 +441,9 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         (Op::AddScalar(_), _) => "dL/d{a} += dL/d{y}",
         (Op::MatMul, 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
         (Op::MatMul, _) => "dL/d{b} += {a}ᵀ · dL/d{y}",
+        (Op::Linear, 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
+        (Op::Linear, 1) => "dL/d{b} += {a}ᵀ · dL/d{y}",
+        (Op::Linear, _) => "dL/d{bias} += Σ_rows dL/d{y}",
         (Op::Transpose, _) => "dL/d{a} += (dL/d{y})ᵀ",
         (Op::AddRow, 0) => "dL/d{a} += dL/d{y}",
         (Op::AddRow, _) => "dL/d{b} += Σ_rows dL/d{y}",
@@ -508,8 +539,8 @@ impl<'a> Backward<'a> {
         if !n.requires_grad {
             return None;
         }
-        // `x * x`: the second input is the same node, and the first has written it already.
-        let repeated = i == 1 && self.node.inputs[0] == id;
+        // `x * x`: a later input that is the same node as an earlier one, which has written it.
+        let repeated = self.node.inputs[..i].contains(&id);
         Some(GradOut {
             fresh: self.fresh && n.last_use == self.index && !repeated,
             d: &mut self.grads[n.range()],

@@ -372,14 +372,27 @@ impl Tape {
         }
         t.grads[out.offset..end].copy_from_slice(seed);
         t.grads_for = 0;
+        if fresh {
+            // The plain sweep, with nothing to record or check per node.
+            for index in (0..=output.index()).rev() {
+                let node = &t.nodes[index];
+                if !node.requires_grad || (node.last_use == NO_USE && index != output.index()) {
+                    // Nothing will reach this node: its gradient reads as zero.
+                    t.grads[node.range()].fill(0.0);
+                }
+                if !node.requires_grad || node.op.is_leaf() {
+                    continue;
+                }
+                let (below, rest) = t.grads.split_at_mut(node.offset);
+                let upstream = &rest[..node.rows * node.cols];
+                let mut cx = Backward::new(index, true, &t.nodes, &t.values, below, upstream);
+                ops::backward(node.op, &mut cx);
+            }
+            t.grads_for = output.index() + 1;
+            return Ok(());
+        }
         for index in (0..=output.index()).rev() {
             let node = &t.nodes[index];
-            if fresh
-                && (!node.requires_grad || (node.last_use == NO_USE && index != output.index()))
-            {
-                // Nothing will reach this node: its gradient reads as zero.
-                t.grads[node.range()].fill(0.0);
-            }
             if !node.requires_grad || node.op.is_leaf() {
                 continue;
             }
@@ -390,7 +403,7 @@ impl Tape {
             match trace.as_deref_mut() {
                 None => ops::backward(
                     node.op,
-                    &mut Backward::new(index, fresh, &t.nodes, &t.values, below, upstream),
+                    &mut Backward::new(index, false, &t.nodes, &t.values, below, upstream),
                 ),
                 Some(steps) => {
                     let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
@@ -403,7 +416,7 @@ impl Tape {
                     }
                     ops::backward(
                         node.op,
-                        &mut Backward::new(index, fresh, &t.nodes, &t.values, below, upstream),
+                        &mut Backward::new(index, false, &t.nodes, &t.values, below, upstream),
                     );
                     for (input, before) in added.iter_mut() {
                         let grad = &mut below[t.nodes[input.index()].range()];

@@ -12,7 +12,7 @@
 use std::fmt;
 
 use crate::kernels::pool::halves;
-use crate::tape::{fail, Node, Var};
+use crate::tape::{fail, Node, NodeId, Var};
 
 pub(crate) mod add;
 pub(crate) mod add_row;
@@ -534,13 +534,14 @@ impl<'a> Backward<'a> {
     /// Input `i`'s gradient for a rule that can overwrite it on the first contribution.
     #[inline(always)]
     pub(crate) fn grad_out(&mut self, i: usize) -> Option<GradOut<'_>> {
-        let id = self.node.inputs[i];
+        let id = self.node.inputs.as_slice()[i];
         let n = &self.nodes[id.index()];
         if !n.requires_grad {
             return None;
         }
         // `x * x`: a later input that is the same node as an earlier one, which has written it.
-        let repeated = self.node.inputs[..i].contains(&id);
+        let inputs: &[NodeId] = &self.node.inputs;
+        let repeated = inputs[..i].contains(&id);
         Some(GradOut {
             fresh: self.fresh && n.last_use == self.index && !repeated,
             d: &mut self.grads[n.range()],

@@ -536,42 +536,39 @@ impl Tape {
     /// the hot path of a scalar graph, where a node's whole cost is its bookkeeping).
     #[inline]
     #[track_caller]
-    pub(crate) fn record<'t>(
+    pub(crate) fn record<'t, const N: usize>(
         &'t self,
         op: Op,
-        inputs: &[Var<'t>],
+        inputs: [Var<'t>; N],
         rows: usize,
         cols: usize,
     ) -> Var<'t> {
-        debug_assert!(inputs.len() <= 3, "ops have at most three inputs");
+        const { assert!(N <= 3, "ops have at most three inputs") };
         let mut guard = self.inner.borrow_mut();
         let t = &mut *guard;
         let offset = t.used;
         t.claim(rows * cols);
         let (before, rest) = t.values.split_at_mut(offset);
-        let mut operands = [Operand {
-            value: &[],
-            rows: 0,
-            cols: 0,
-        }; 3];
-        let mut ids = [NodeId(0); 3];
         let mut requires_grad = false;
         let this = t.nodes.len() as u32;
-        for (k, v) in inputs.iter().enumerate() {
-            let n = &mut t.nodes[v.id.index()];
+        let operands: [Operand<'_>; N] = std::array::from_fn(|k| {
+            let n = &mut t.nodes[inputs[k].id.index()];
             if n.requires_grad && op != Op::Detach {
                 n.last_use = this;
             }
-            operands[k] = Operand {
+            requires_grad |= n.requires_grad;
+            Operand {
                 value: &before[n.range()],
                 rows: n.rows,
                 cols: n.cols,
-            };
-            ids[k] = v.id;
-            requires_grad |= n.requires_grad;
+            }
+        });
+        ops::forward(op, &operands, &mut rest[..rows * cols]);
+        let mut ids = [NodeId(0); 3];
+        for (id, v) in ids.iter_mut().zip(&inputs) {
+            *id = v.id;
         }
-        ops::forward(op, &operands[..inputs.len()], &mut rest[..rows * cols]);
-        let ids = SmallVec::from_buf_and_len(ids, inputs.len());
+        let ids = SmallVec::from_buf_and_len(ids, N);
         let id = push_node(
             &mut t.nodes,
             op,

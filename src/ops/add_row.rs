@@ -25,7 +25,7 @@ impl<'t> Var<'t> {
                 b.id, self.id
             ));
         }
-        self.tape.record(Op::AddRow, &[self, b], m, n)
+        self.tape.record(Op::AddRow, [self, b], m, n)
     }
 }
 

@@ -39,7 +39,7 @@ impl<'t> Var<'t> {
                 "bce: the clip eps must be in (0, 0.5), got {eps}"
             ));
         }
-        self.tape.record(Op::Bce(eps), &[self, target], 1, 1)
+        self.tape.record(Op::Bce(eps), [self, target], 1, 1)
     }
 }
 

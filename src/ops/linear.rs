@@ -44,7 +44,7 @@ impl<'t> Var<'t> {
                 b.id
             ));
         }
-        self.tape.record(Op::Linear, &[self, w, b], m, n)
+        self.tape.record(Op::Linear, [self, w, b], m, n)
     }
 }
 

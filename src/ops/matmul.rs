@@ -26,7 +26,7 @@ impl<'t> Var<'t> {
                 self.id, other.id
             ));
         }
-        self.tape.record(Op::MatMul, &[self, other], m, n)
+        self.tape.record(Op::MatMul, [self, other], m, n)
     }
 }
 

@@ -591,7 +591,7 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub(crate) fn unary(self, op: Op) -> Var<'t> {
         let (rows, cols) = self.shape();
-        self.tape.record(op, &[self], rows, cols)
+        self.tape.record(op, [self], rows, cols)
     }
 
     /// Records an op of two same-shaped operands whose output has that shape too.
@@ -599,7 +599,7 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
         let (rows, cols) = same_shape(op.name(), self, other);
-        self.tape.record(op, &[self, other], rows, cols)
+        self.tape.record(op, [self, other], rows, cols)
     }
 }
 

@@ -16,7 +16,7 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub fn mse(self, target: Var<'t>) -> Var<'t> {
         super::same_shape("mse", self, target);
-        self.tape.record(Op::Mse, &[self, target], 1, 1)
+        self.tape.record(Op::Mse, [self, target], 1, 1)
     }
 }
 

@@ -14,7 +14,7 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub fn sse(self, target: Var<'t>) -> Var<'t> {
         super::same_shape("sse", self, target);
-        self.tape.record(Op::Sse, &[self, target], 1, 1)
+        self.tape.record(Op::Sse, [self, target], 1, 1)
     }
 }
 

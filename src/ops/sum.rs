@@ -42,7 +42,7 @@ impl<'t> Var<'t> {
             Reduce::Rows => (rows, 1),
             Reduce::Cols => (1, cols),
         };
-        self.tape.record(op, &[self], out_rows, out_cols)
+        self.tape.record(op, [self], out_rows, out_cols)
     }
 }
 

@@ -10,7 +10,7 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub fn t(self) -> Var<'t> {
         let (rows, cols) = self.shape();
-        self.tape.record(Op::Transpose, &[self], cols, rows)
+        self.tape.record(Op::Transpose, [self], cols, rows)
     }
 }
 

@@ -30,9 +30,9 @@ pub fn sigmoid(x: f64) -> f64 {
 /// Products with `m * k * n` at or below this many multiply-adds use a direct loop: for the lab's
 /// 1×4·4×4 products, a GEMM call's packing and dispatch cost more than the arithmetic. Measured
 /// with `cargo bench --bench tape_vs_hand -- gemm` on square products (AMD EPYC, 2026-11-22),
-/// median times, loop / packed kernel / matrixmultiply: 7.9 / 47 / 87 ns at 2³, 27 / 60 / 105 ns
-/// at 4³, 204 / 110 / 158 ns at 8³, 1.25 µs / 223 ns / 236 ns at 16³. The switch sits between
-/// 4³ and 8³.
+/// median times, loop / packed kernel / matrixmultiply: 8.0 / 53 / 87 ns at 2³, 30 / 73 / 104 ns
+/// at 4³, 160 / 112 / 167 ns at 8³, 1.25 µs / 181 ns / 259 ns at 16³ (`docs/benchmarks.md`).
+/// The switch sits between 4³ and 8³.
 pub const SMALL_GEMM: usize = 256;
 
 /// Products whose inner size `k` is at most this (an input of 2 features, a layer of width 1),

@@ -2,7 +2,10 @@
 //!
 //! Each file `ops/<op>.rs` holds the method (or operator) that records the op on a tape, a
 //! `forward` kernel that computes its value, and a `backward` kernel that adds
-//! `upstream × local derivative` into each input's gradient. The doc comment at the top of each file
+//! `upstream × local derivative` into each input's gradient. (In a plain sweep the first
+//! contribution to a gradient writes it instead of adding to zeros: the same numbers, without
+//! zero-filling the buffer first. Rules that can do so take a `GradOut`; the rest get a
+//! zero-filled slice and add.) The doc comment at the top of each file
 //! states the function and its derivative. This module holds the closed [`Op`] enum and the two
 //! dispatch `match`es; because the enum is closed, adding a variant without a backward rule does not
 //! compile. `docs/chain-rule.md` derives every rule in the order below.

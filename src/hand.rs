@@ -11,15 +11,23 @@
 //!
 //! `f'` is computed from the saved output: `σ' = a(1 − a)`, `tanh' = 1 − a²`, `relu' = [a > 0]`.
 //!
-//! The products go through the same [`gemm`] as the tape's matmul and each formula multiplies in
-//! the same order as the tape's rules, so the two paths give bitwise-equal gradients (the tests
-//! check it with `==`). All buffers live in a [`Workspace`] that is reused: after the first step,
-//! a step allocates nothing.
+//! Written for speed the way one would by hand, fusing what the formulas allow:
+//! - `a_l = f(z_l + b_l)` is applied to each entry as the product `a_{l−1}·W_l` finishes it;
+//! - one pass over `δ_l`'s rows computes it and, on the way, `∂L/∂b_l` (and `∂L/∂W_l` when the
+//!   layer has at most [`THIN_K`] inputs);
+//! - under a width-1 layer, `δ_{l+1}·W_{l+1}ᵀ` is an outer product, read on the fly by the pass
+//!   below instead of being stored;
+//! - the first layer's `δ` feeds only its own gradients, so it is never stored.
+//!
+//! The products and passes are the same kernels as the tape's `linear` op, and each entry is
+//! computed by the same arithmetic in the same order, so the two paths give equal gradients (the
+//! tests check it with `==`). All buffers live in a [`Workspace`] that is reused: after the first
+//! step, a step allocates nothing.
 
-use crate::kernels::pool::halves;
-use crate::kernels::{gemm, sigmoid, Layout};
+use crate::kernels::dense::{delta_pass, Epilogue, Upstream};
+use crate::kernels::{gemm, gemm_epilogue, Layout, THIN_K};
 use crate::loss::Loss;
-use crate::nn::{Activation, Mlp};
+use crate::nn::Mlp;
 use crate::ops::BCE_EPS;
 
 /// Reusable buffers for the hand path: activations, δs and gradients of every layer.
@@ -95,9 +103,8 @@ pub fn forward<'w>(mlp: &Mlp, x: &[f64], batch: usize, ws: &'w mut Workspace) ->
         let (fan_in, fan_out) = layer.weight.shape();
         let (before, after) = ws.acts.split_at_mut(l);
         let input = if l == 0 { x } else { &before[l - 1] };
-        let a = &mut after[0];
-        // z = a_{l−1}·W, then a = f(z + b) in place.
-        gemm(
+        // a = f(a_{l−1}·W + b), the bias and f applied as the product finishes each entry.
+        gemm_epilogue(
             batch,
             fan_in,
             fan_out,
@@ -105,21 +112,12 @@ pub fn forward<'w>(mlp: &Mlp, x: &[f64], batch: usize, ws: &'w mut Workspace) ->
             Layout::AsIs,
             layer.weight.as_slice(),
             Layout::AsIs,
-            a,
-            false,
+            &mut after[0],
+            Epilogue {
+                bias: layer.bias.as_ref().map(|b| b.as_slice()),
+                activation: layer.activation,
+            },
         );
-        let bias = layer.bias.as_ref().map(|b| b.as_slice());
-        let work = a.len();
-        halves(a, fan_out, work, |_, rows| {
-            for row in rows.chunks_exact_mut(fan_out) {
-                if let Some(b) = bias {
-                    for (z, b) in row.iter_mut().zip(b) {
-                        *z += b;
-                    }
-                }
-                activate(layer.activation, row);
-            }
-        });
     }
     ws.output()
 }
@@ -141,9 +139,8 @@ pub fn backward(mlp: &Mlp, x: &[f64], y: &[f64], loss: Loss, ws: &mut Workspace)
     );
     let loss_value = loss_value(loss, p, y);
 
-    // δ_L = ∂L/∂a_L ⊙ f_L'(z_L)
+    // ∂L/∂a_L
     let n = p.len() as f64;
-    let activation = mlp.layers[last].activation;
     let dl_dp = &mut ws.upstream[..p.len()];
     for ((dl_dp, &p), &y) in dl_dp.iter_mut().zip(p).zip(y) {
         *dl_dp = match loss {
@@ -153,55 +150,79 @@ pub fn backward(mlp: &Mlp, x: &[f64], y: &[f64], loss: Loss, ws: &mut Workspace)
             Loss::Bce => 0.0,
         };
     }
-    activation_grad(activation, dl_dp, p, &mut ws.deltas[last]);
 
+    // Where ∂L/∂a_l is read from: `upstream`, or an outer product under a width-1 layer.
+    // `outer` is the layer above when it is one column wide.
+    let mut outer: Option<usize> = None;
     for l in (0..=last).rev() {
         let layer = &mlp.layers[l];
         let (fan_in, fan_out) = layer.weight.shape();
         let input = if l == 0 { x } else { &ws.acts[l - 1] };
-        let delta = &ws.deltas[l];
-        // ∂L/∂W_l = a_{l−1}ᵀ·δ_l
-        gemm(
-            fan_in,
-            batch,
+        let deltas_here = &mut ws.deltas[l..];
+        let (delta, deltas_above) = deltas_here.split_first_mut().expect("layer l exists");
+        let g = match outer {
+            Some(above) => Upstream::Outer {
+                col: &deltas_above[0],
+                row: mlp.layers[above].weight.as_slice(),
+            },
+            None => Upstream::Matrix(&ws.upstream[..batch * fan_out]),
+        };
+        // δ_l = ∂L/∂a_l ⊙ f_l'(z_l), with ∂L/∂b_l = Σ_rows δ_l and, for a thin input,
+        // ∂L/∂W_l = a_{l−1}ᵀ·δ_l in the same pass. δ_l is kept if a product still needs it.
+        let thin = fan_in <= THIN_K;
+        let keep = l > 0 || !thin;
+        let grad_b = layer.bias.as_ref().map(|_| {
+            ws.grad_b[l].fill(0.0);
+            &mut ws.grad_b[l][..]
+        });
+        let grad_w = thin.then(|| {
+            ws.grad_w[l].fill(0.0);
+            (input, &mut ws.grad_w[l][..])
+        });
+        delta_pass(
+            layer.activation,
             fan_out,
-            input,
-            Layout::Transposed,
-            delta,
-            Layout::AsIs,
-            &mut ws.grad_w[l],
-            false,
+            g,
+            &ws.acts[l],
+            keep.then_some(&mut delta[..]),
+            grad_b,
+            grad_w,
         );
-        // ∂L/∂b_l = Σ over the batch of δ_l, column by column (the columns shared between
-        // the two threads, each summed over the rows in order).
-        if layer.bias.is_some() {
-            halves(&mut ws.grad_b[l], 1, delta.len(), |first, gb| {
-                gb.fill(0.0);
-                for row in delta.chunks_exact(fan_out) {
-                    for (gb, d) in gb.iter_mut().zip(&row[first..]) {
-                        *gb += d;
-                    }
-                }
-            });
+        if !thin {
+            // ∂L/∂W_l = a_{l−1}ᵀ·δ_l
+            gemm(
+                fan_in,
+                batch,
+                fan_out,
+                input,
+                Layout::Transposed,
+                delta,
+                Layout::AsIs,
+                &mut ws.grad_w[l],
+                false,
+            );
         }
         if l == 0 {
             break;
         }
-        // δ_{l−1} = (δ_l·W_lᵀ) ⊙ f_{l−1}'(z_{l−1})
-        let upstream = &mut ws.upstream[..batch * fan_in];
-        gemm(
-            batch,
-            fan_out,
-            fan_in,
-            delta,
-            Layout::AsIs,
-            layer.weight.as_slice(),
-            Layout::Transposed,
-            upstream,
-            false,
-        );
-        let below = mlp.layers[l - 1].activation;
-        activation_grad(below, upstream, &ws.acts[l - 1], &mut ws.deltas[l - 1]);
+        // ∂L/∂a_{l−1} = δ_l·W_lᵀ: an outer product read by the next pass when W_l is one
+        // column wide, otherwise a product into `upstream`.
+        if fan_out == 1 {
+            outer = Some(l);
+        } else {
+            outer = None;
+            gemm(
+                batch,
+                fan_out,
+                fan_in,
+                delta,
+                Layout::AsIs,
+                layer.weight.as_slice(),
+                Layout::Transposed,
+                &mut ws.upstream[..batch * fan_in],
+                false,
+            );
+        }
     }
     loss_value
 }
@@ -234,35 +255,6 @@ pub fn train_step(
     let value = backward(mlp, x, y, loss, ws);
     sgd_update(mlp, ws, lr);
     value
-}
-
-/// `z ← f(z)` over a row, in place (the `match` outside the loop, so the loop vectorizes).
-fn activate(activation: Activation, row: &mut [f64]) {
-    match activation {
-        Activation::Sigmoid => row.iter_mut().for_each(|z| *z = sigmoid(*z)),
-        Activation::Relu => row
-            .iter_mut()
-            .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
-        Activation::Tanh => row.iter_mut().for_each(|z| *z = z.tanh()),
-        Activation::Identity => {}
-    }
-}
-
-/// `δ = g ⊙ f'(z)` from the saved outputs `a = f(z)`; both threads share the entries.
-fn activation_grad(activation: Activation, g: &[f64], a: &[f64], delta: &mut [f64]) {
-    let work = delta.len();
-    halves(delta, 1, work, |first, delta| {
-        let range = first..first + delta.len();
-        let entries = delta.iter_mut().zip(&g[range.clone()]).zip(&a[range]);
-        match activation {
-            Activation::Sigmoid => entries.for_each(|((d, g), a)| *d = g * a * (1.0 - a)),
-            Activation::Relu => {
-                entries.for_each(|((d, g), a)| *d = if *a > 0.0 { *g } else { 0.0 })
-            }
-            Activation::Tanh => entries.for_each(|((d, g), a)| *d = g * (1.0 - a * a)),
-            Activation::Identity => entries.for_each(|((d, g), _)| *d = *g),
-        }
-    });
 }
 
 fn loss_value(loss: Loss, p: &[f64], y: &[f64]) -> f64 {

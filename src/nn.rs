@@ -210,12 +210,10 @@ impl<'t> Bound<'t> {
     #[inline]
     #[track_caller]
     pub fn forward(&self, x: Var<'t>) -> Var<'t> {
-        self.layers.iter().fold(x, |a, l| {
-            let z = match l.bias {
-                Some(b) => a.linear(l.weight, b),
-                None => a.matmul(l.weight),
-            };
-            l.activation.apply(z)
+        self.layers.iter().fold(x, |a, l| match l.bias {
+            // One node per layer: the product, the bias and the activation fused.
+            Some(b) => a.linear_act(l.weight, b, l.activation),
+            None => l.activation.apply(a.matmul(l.weight)),
         })
     }
 

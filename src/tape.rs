@@ -76,6 +76,8 @@ pub(crate) struct Inner {
     pub(crate) grads: Vec<f64>,
     /// Nodes `0..grads_for` hold gradients from the last backward sweep; later ones have none.
     pub(crate) grads_for: usize,
+    /// Working space of backward rules (a dense layer's `δ`); keeps its high-water length.
+    pub(crate) scratch: Vec<f64>,
     pub(crate) anomaly: AnomalyState,
 }
 
@@ -157,6 +159,7 @@ impl Tape {
             used: 0,
             grads: Vec::with_capacity(values),
             grads_for: 0,
+            scratch: Vec::new(),
             anomaly: AnomalyState::default(),
         };
         Tape {
@@ -385,7 +388,15 @@ impl Tape {
                 }
                 let (below, rest) = t.grads.split_at_mut(node.offset);
                 let upstream = &rest[..node.rows * node.cols];
-                let mut cx = Backward::new(index, true, &t.nodes, &t.values, below, upstream);
+                let mut cx = Backward::new(
+                    index,
+                    true,
+                    &t.nodes,
+                    &t.values,
+                    below,
+                    upstream,
+                    &mut t.scratch,
+                );
                 ops::backward(node.op, &mut cx);
             }
             t.grads_for = output.index() + 1;
@@ -403,7 +414,15 @@ impl Tape {
             match trace.as_deref_mut() {
                 None => ops::backward(
                     node.op,
-                    &mut Backward::new(index, false, &t.nodes, &t.values, below, upstream),
+                    &mut Backward::new(
+                        index,
+                        false,
+                        &t.nodes,
+                        &t.values,
+                        below,
+                        upstream,
+                        &mut t.scratch,
+                    ),
                 ),
                 Some(steps) => {
                     let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
@@ -416,7 +435,15 @@ impl Tape {
                     }
                     ops::backward(
                         node.op,
-                        &mut Backward::new(index, false, &t.nodes, &t.values, below, upstream),
+                        &mut Backward::new(
+                            index,
+                            false,
+                            &t.nodes,
+                            &t.values,
+                            below,
+                            upstream,
+                            &mut t.scratch,
+                        ),
                     );
                     for (input, before) in added.iter_mut() {
                         let grad = &mut below[t.nodes[input.index()].range()];

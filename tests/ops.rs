@@ -174,6 +174,79 @@ fn linear_is_matmul_then_add_row_to_the_bit() {
     assert_eq!(run(true), run(false));
 }
 
+/// The three inputs of a dense layer `m×k · k×n + 1×n`, entries in [-1, 1).
+fn dense_inputs(rng: &mut StdRng, m: usize, k: usize, n: usize) -> Vec<Matrix> {
+    vec![
+        uniform(rng, m, k, -1.0, 1.0),
+        uniform(rng, k, n, -1.0, 1.0),
+        uniform(rng, 1, n, -1.0, 1.0),
+    ]
+}
+
+#[test]
+fn linear_act_gradient_matches_finite_differences_for_every_activation() {
+    use chainrule::nn::Activation;
+    for f in [Activation::Sigmoid, Activation::Relu, Activation::Tanh] {
+        // Small random shapes: the direct loop and a one-thread pass.
+        check_op(
+            &format!("linear_act {f:?}"),
+            |rng| {
+                let (m, k) = shape(rng);
+                let n = shape(rng).1;
+                dense_inputs(rng, m, k, n)
+            },
+            |v| project(v[0].linear_act(v[1], v[2], f)),
+        );
+    }
+    // Shapes large enough for the packed kernel and the two-thread δ pass are checked against
+    // the unfused ops in the next test: finite differences of a sum over ~40,000 outputs lose
+    // more to rounding than the 1e-6 tolerance allows.
+}
+
+#[test]
+fn linear_act_is_linear_then_the_activation() {
+    use chainrule::nn::Activation;
+    use chainrule::Tape;
+    // Values and dX equal to the bit at any size. db, and dW of a thin input (k ≤ 4, summed in
+    // the δ pass), too while the pass runs on one thread (the small shapes); to 1e-12 relative
+    // when its two threads' sums are added (the large ones: 600x8x128 through the packed
+    // kernel, 2100x2x16 thin), since the unfused ops sum each column in one go.
+    for (m, k, n) in [(33, 20, 24), (40, 3, 7), (600, 8, 128), (2100, 2, 16)] {
+        let inputs = dense_inputs(&mut rng(5), m, k, n);
+        for f in [Activation::Sigmoid, Activation::Relu, Activation::Tanh] {
+            let run = |fused: bool| {
+                let tape = Tape::new();
+                let v: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x)).collect();
+                let y = if fused {
+                    v[0].linear_act(v[1], v[2], f)
+                } else {
+                    f.apply(v[0].linear(v[1], v[2]))
+                };
+                let grads = tape.backward(project(y));
+                let out: Vec<Matrix> = v.iter().map(|&v| grads.wrt(v).to_matrix()).collect();
+                (y.value(), out)
+            };
+            let ((y1, g1), (y2, g2)) = (run(true), run(false));
+            assert_eq!(y1, y2, "{f:?} {m}x{k}x{n}: values");
+            assert_eq!(g1[0], g2[0], "{f:?} {m}x{k}x{n}: dX");
+            let split = m * n >= 1 << 15;
+            if !split || k > 4 {
+                assert_eq!(g1[1], g2[1], "{f:?} {m}x{k}x{n}: dW");
+            }
+            for (i, name) in [(1, "dW"), (2, "db")] {
+                for (a, b) in g1[i].as_slice().iter().zip(g2[i].as_slice()) {
+                    if split {
+                        let tol = 1e-12 * b.abs().max(1.0);
+                        assert!((a - b).abs() <= tol, "{f:?} {m}x{k}x{n}: {name} {a} vs {b}");
+                    } else {
+                        assert_eq!(a, b, "{f:?} {m}x{k}x{n}: {name}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn transpose_gradient_matches_finite_differences() {
     check_op("transpose", one(-2.0, 2.0), |v| project(v[0].t()));

@@ -23,18 +23,18 @@ fn the_graph_has_one_node_per_tape_node_and_one_edge_per_input() {
     let tape = Tape::new();
     lab_network(&tape);
     let graph = viz::to_graph(&tape);
-    // 6 parameters + x + y + 3 × (linear, sigmoid) + mse = 15 nodes;
-    // edges: 3 linears × 3 + 3 sigmoids × 1 + mse × 2 = 14.
-    assert_eq!(tape.len(), 15);
-    assert_eq!(graph.node_count(), 15);
-    assert_eq!(graph.edge_count(), 14);
+    // 6 parameters + x + y + 3 dense layers (linear_sigmoid) + mse = 12 nodes;
+    // edges: 3 layers × 3 inputs + mse × 2 = 11.
+    assert_eq!(tape.len(), 12);
+    assert_eq!(graph.node_count(), 12);
+    assert_eq!(graph.edge_count(), 11);
     // Recording order is a topological order: every edge points forward, no cycle.
     assert!(!is_cyclic_directed(&graph));
     assert!(graph.edge_indices().all(|e| {
         let (from, to) = graph.edge_endpoints(e).unwrap();
         from.index() < to.index()
     }));
-    assert_eq!(toposort(&graph, None).unwrap().len(), 15);
+    assert_eq!(toposort(&graph, None).unwrap().len(), 12);
 }
 
 /// `(name, label)` of each node statement, and `(from, to)` of each edge statement.
@@ -93,8 +93,8 @@ fn the_dot_output_is_well_formed_and_names_every_node_and_edge() {
     let tape = Tape::new();
     lab_network(&tape);
     let (nodes, edges) = parse_dot(&viz::to_dot(&tape));
-    assert_eq!(nodes.len(), 15);
-    assert_eq!(edges.len(), 14);
+    assert_eq!(nodes.len(), 12);
+    assert_eq!(edges.len(), 11);
     for (from, to) in &edges {
         assert!(nodes.iter().any(|(n, _)| n == from) && nodes.iter().any(|(n, _)| n == to));
     }
@@ -112,7 +112,7 @@ fn the_gradient_field_says_when_backward_has_not_run() {
     let tape = Tape::new();
     let loss = lab_network(&tape);
     let before = viz::to_dot(&tape);
-    assert_eq!(before.matches("grad not computed yet").count(), 15);
+    assert_eq!(before.matches("grad not computed yet").count(), 12);
     assert!(
         !before.contains("| grad ["),
         "no zeros pretending to be gradients"
@@ -122,7 +122,7 @@ fn the_gradient_field_says_when_backward_has_not_run() {
     assert!(!after.contains("grad not computed yet"));
     // x and y are inputs: no parameter flows into them.
     assert_eq!(after.matches("no grad (no parameter flows in)").count(), 2);
-    assert_eq!(after.matches("| grad [").count(), 13);
+    assert_eq!(after.matches("| grad [").count(), 10);
 }
 
 #[test]

@@ -3,8 +3,11 @@
 //! Both paths call the *same* functions, so they add up their numbers in the same order and can be
 //! compared exactly (see `../shared/LAB.md` on floating-point associativity).
 
+pub(crate) mod dense;
 mod packed;
 pub(crate) mod pool;
+
+use dense::Epilogue;
 
 /// Logical layout of a matrix operand stored row-major: as it is, or read as its transpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +122,72 @@ pub fn gemm_by(
     c: &mut [f64],
     accumulate: bool,
 ) {
+    product(
+        path,
+        (m, k, n),
+        (a, a_layout),
+        (b, b_layout),
+        c,
+        accumulate,
+        Epilogue::NONE,
+    );
+}
+
+/// `C = f(A·B + b)`: [`gemm`] with a dense layer's bias and activation applied to each entry of
+/// `C` as it is finished (inside the packed kernel; in the same pass for thin products; in one
+/// pass afterwards for the rest).
+///
+/// # Panics
+/// If a buffer's length does not match its shape, or the bias is not `n` long.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_epilogue(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    a_layout: Layout,
+    b: &[f64],
+    b_layout: Layout,
+    c: &mut [f64],
+    epilogue: Epilogue<'_>,
+) {
+    if let Some(bias) = epilogue.bias {
+        assert_eq!(bias.len(), n, "gemm: the bias is not 1x{n}");
+    }
+    product(
+        GemmPath::Auto,
+        (m, k, n),
+        (a, a_layout),
+        (b, b_layout),
+        c,
+        false,
+        epilogue,
+    );
+}
+
+/// `epilogue` on every row of the m×n `c`, after a product that did not apply it.
+fn finish(c: &mut [f64], n: usize, epilogue: Epilogue<'_>) {
+    if epilogue.is_none() || n == 0 {
+        return;
+    }
+    let work = c.len();
+    pool::halves(c, n, work, |_, rows| {
+        for row in rows.chunks_exact_mut(n) {
+            epilogue.apply(row, 0);
+        }
+    });
+}
+
+/// Every route of [`gemm_by`], with an epilogue.
+fn product(
+    path: GemmPath,
+    (m, k, n): (usize, usize, usize),
+    (a, a_layout): (&[f64], Layout),
+    (b, b_layout): (&[f64], Layout),
+    c: &mut [f64],
+    accumulate: bool,
+    epilogue: Epilogue<'_>,
+) {
     // Real assertions, not debug ones: the unsafe call below relies on them.
     assert!(
         a.len() == m * k && b.len() == k * n && c.len() == m * n,
@@ -142,11 +211,12 @@ pub fn gemm_by(
         // A matrix–vector product (a width-1 output layer and its weight gradient): packing an
         // 8 MB matrix for one column costs more than the product.
         gemv(m, k, a, (rsa, csa), b, rsb, c, accumulate);
+        finish(c, n, epilogue);
         return;
     }
     if path == GemmPath::Auto && !use_loop && csb == 1 {
         if k <= THIN_K {
-            row_axpy_gemm(m, k, n, a, (rsa, csa), b, rsb, c, accumulate);
+            row_axpy_gemm(m, k, n, a, (rsa, csa), b, rsb, c, accumulate, epilogue);
             return;
         }
         if m <= THIN_K && a_layout == Layout::Transposed {
@@ -164,11 +234,13 @@ pub fn gemm_by(
                     }
                 }
             });
+            finish(c, n, epilogue);
             return;
         }
     }
     if use_loop {
         small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
+        finish(c, n, epilogue);
         return;
     }
     if path == GemmPath::Packed || (path == GemmPath::Auto && packed::available()) {
@@ -182,7 +254,7 @@ pub fn gemm_by(
             rs: rsb,
             cs: csb,
         };
-        packed::gemm((m, k, n), a, b, c, accumulate);
+        packed::gemm((m, k, n), a, b, c, accumulate, epilogue);
         return;
     }
     let beta = if accumulate { 1.0 } else { 0.0 };
@@ -207,6 +279,7 @@ pub fn gemm_by(
             1,
         );
     }
+    finish(c, n, epilogue);
 }
 
 /// The direct loop for tiny products: `C[i][j] (+)= Σ_p A[i][p]·B[p][j]`, summing `p` in order.
@@ -292,8 +365,8 @@ fn gemv(
 }
 
 /// `C[i][·] (+)= Σ_p A[i][p]·B[p][·]` as `k` scaled rows of `B` added to each row of `C` (the
-/// rows of `B` contiguous, `csb = 1`). Each entry adds its products in increasing `p`; the rows
-/// of `C` are shared between the two threads.
+/// rows of `B` contiguous, `csb = 1`), then the epilogue on that row while it is in cache. Each
+/// entry adds its products in increasing `p`; the rows of `C` are shared between the two threads.
 #[allow(clippy::too_many_arguments)]
 fn row_axpy_gemm(
     m: usize,
@@ -305,6 +378,7 @@ fn row_axpy_gemm(
     rsb: usize,
     c: &mut [f64],
     accumulate: bool,
+    epilogue: Epilogue<'_>,
 ) {
     pool::halves(c, n, m * k * n, |first, part| {
         for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
@@ -315,6 +389,7 @@ fn row_axpy_gemm(
             for p in 0..k {
                 axpy(c_row, a[i * rsa + p * csa], &b[p * rsb..p * rsb + n]);
             }
+            epilogue.apply(c_row, 0);
         }
     });
 }
@@ -387,6 +462,151 @@ mod tests {
             (300, 256, 256),
         ] {
             check_every_layout(GemmPath::Packed, m, k, n);
+        }
+    }
+
+    #[test]
+    fn epilogue_is_bias_then_activation_after_the_product_on_every_route() {
+        use crate::nn::Activation;
+        // The direct loop, row-axpy (k = 2), thin Aᵀ (m = 2), gemv (n = 1), the packed kernel on
+        // one thread with edge tiles, split by rows, and split by the inner size.
+        let mut shapes = vec![(3, 2, 4), (300, 2, 40), (2, 300, 40), (301, 40, 1)];
+        if packed_available() {
+            shapes.extend([(130, 513, 40), (300, 256, 256), (64, 2048, 16)]);
+        }
+        for (m, k, n) in shapes {
+            let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+            let bias: Vec<f64> = (0..n).map(|j| 0.1 * j as f64 - 1.0).collect();
+            let mut product = vec![0.0; m * n];
+            gemm(
+                m,
+                k,
+                n,
+                &a,
+                Layout::AsIs,
+                &b,
+                Layout::AsIs,
+                &mut product,
+                false,
+            );
+            for f in [
+                Activation::Identity,
+                Activation::Sigmoid,
+                Activation::Relu,
+                Activation::Tanh,
+            ] {
+                for with_bias in [false, true] {
+                    let epilogue = Epilogue {
+                        bias: with_bias.then_some(&bias[..]),
+                        activation: f,
+                    };
+                    let mut want = product.clone();
+                    for row in want.chunks_exact_mut(n) {
+                        if with_bias {
+                            row.iter_mut().zip(&bias).for_each(|(z, b)| *z += b);
+                        }
+                        dense::activate(f, row);
+                    }
+                    let mut c = vec![f64::NAN; m * n];
+                    gemm_epilogue(
+                        m,
+                        k,
+                        n,
+                        &a,
+                        Layout::AsIs,
+                        &b,
+                        Layout::AsIs,
+                        &mut c,
+                        epilogue,
+                    );
+                    assert_eq!(c, want, "{m}x{k}x{n} {f:?} bias={with_bias}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn delta_pass_matches_a_naive_pass_on_one_thread_and_two() {
+        use crate::nn::Activation;
+        use dense::{delta_pass, Upstream};
+        // 40x7 stays on one thread; 2100x16 is cut in two.
+        for (m, n, k) in [(40, 7, 3), (2100, 16, 2)] {
+            let a: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.37).sin()).collect();
+            let g: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.23).cos()).collect();
+            let x: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.71).sin()).collect();
+            let col: Vec<f64> = (0..m).map(|i| (i as f64 * 0.3).cos()).collect();
+            let row: Vec<f64> = (0..n).map(|j| 0.5 - 0.1 * j as f64).collect();
+            for f in [
+                Activation::Identity,
+                Activation::Sigmoid,
+                Activation::Relu,
+                Activation::Tanh,
+            ] {
+                for outer in [false, true] {
+                    let upstream = |i: usize, j: usize| {
+                        if outer {
+                            col[i] * row[j]
+                        } else {
+                            g[i * n + j]
+                        }
+                    };
+                    let want: Vec<f64> = (0..m * n)
+                        .map(|e| {
+                            let (i, j, y) = (e / n, e % n, a[e]);
+                            let d = upstream(i, j);
+                            match f {
+                                Activation::Identity => d,
+                                Activation::Sigmoid => d * y * (1.0 - y),
+                                Activation::Relu => {
+                                    if y > 0.0 {
+                                        d
+                                    } else {
+                                        0.0
+                                    }
+                                }
+                                Activation::Tanh => d * (1.0 - y * y),
+                            }
+                        })
+                        .collect();
+                    let want_db: Vec<f64> = (0..n)
+                        .map(|j| (0..m).map(|i| want[i * n + j]).sum())
+                        .collect();
+                    let want_dw: Vec<f64> = (0..k * n)
+                        .map(|e| (0..m).map(|i| x[i * k + e / n] * want[i * n + e % n]).sum())
+                        .collect();
+                    let g = if outer {
+                        Upstream::Outer {
+                            col: &col,
+                            row: &row,
+                        }
+                    } else {
+                        Upstream::Matrix(&g)
+                    };
+                    let (mut delta, mut db, mut dw) =
+                        (vec![f64::NAN; m * n], vec![1.0; n], vec![2.0; k * n]);
+                    delta_pass(
+                        f,
+                        n,
+                        g,
+                        &a,
+                        Some(&mut delta),
+                        Some(&mut db),
+                        Some((&x, &mut dw)),
+                    );
+                    assert_eq!(delta, want, "{m}x{n} {f:?} outer={outer}: delta");
+                    for (got, want) in db.iter().zip(&want_db) {
+                        assert!((got - (want + 1.0)).abs() < 1e-12 * m as f64, "db");
+                    }
+                    for (got, want) in dw.iter().zip(&want_dw) {
+                        assert!((got - (want + 2.0)).abs() < 1e-12 * m as f64, "dw");
+                    }
+                    // Without δ kept: the same sums.
+                    let (mut db2, mut dw2) = (vec![1.0; n], vec![2.0; k * n]);
+                    delta_pass(f, n, g, &a, None, Some(&mut db2), Some((&x, &mut dw2)));
+                    assert_eq!((db2, dw2), (db, dw), "{m}x{n} {f:?}: sums without delta");
+                }
+            }
         }
     }
 

@@ -24,6 +24,7 @@
 
 use std::cell::RefCell;
 
+use super::dense::Epilogue;
 use super::pool;
 
 /// Rows of the micro-kernel's tile.
@@ -81,7 +82,8 @@ thread_local! {
 }
 
 /// `C = A·B`, or `C += A·B` when `accumulate`, for a logical `m×k` `A`, `k×n` `B` and row-major
-/// `m×n` `C`.
+/// `m×n` `C`; then `epilogue` on each entry of `C`, applied to each tile as its last block of
+/// the inner size is added (while the tile is in cache).
 ///
 /// # Panics
 /// If the micro-kernel is not [`available`], or a view does not cover its matrix.
@@ -91,6 +93,7 @@ pub(crate) fn gemm(
     b: Strided<'_>,
     c: &mut [f64],
     accumulate: bool,
+    epilogue: Epilogue<'_>,
 ) {
     assert!(available(), "packed gemm: this CPU has no AVX-512F");
     assert_eq!(c.len(), m * n, "packed gemm: C is not {m}x{n}");
@@ -108,10 +111,13 @@ pub(crate) fn gemm(
         if !accumulate {
             c.fill(0.0);
         }
+        for row in c.chunks_exact_mut(n) {
+            epilogue.apply(row, 0);
+        }
         return;
     }
     if m * k * n < PARALLEL_MADDS {
-        serial((m, k, n), a, b, c, accumulate);
+        serial((m, k, n), a, b, c, accumulate, epilogue);
     } else if m >= k {
         // Split the rows of A and C (at a multiple of MC); each half packs all of B, which is
         // small next to A when m is the largest size.
@@ -119,8 +125,8 @@ pub(crate) fn gemm(
         let (top, bottom) = c.split_at_mut(half * n);
         let bottom_a = a.offset(half * a.rs);
         pool::join(
-            || serial((half, k, n), a, b, top, accumulate),
-            || serial((m - half, k, n), bottom_a, b, bottom, accumulate),
+            || serial((half, k, n), a, b, top, accumulate, epilogue),
+            || serial((m - half, k, n), bottom_a, b, bottom, accumulate, epilogue),
         );
     } else {
         // Split the inner size (at a multiple of KC): C (+)= A₁B₁ here, A₂B₂ on the other side
@@ -134,11 +140,14 @@ pub(crate) fn gemm(
             scratch.resize(m * n, 0.0);
             let second = &mut scratch[..];
             pool::join(
-                || serial((m, half, n), a, b, c, accumulate),
-                || serial((m, k - half, n), a2, b2, second, false),
+                || serial((m, half, n), a, b, c, accumulate, Epilogue::NONE),
+                || serial((m, k - half, n), a2, b2, second, false, Epilogue::NONE),
             );
-            for (c, s) in c.iter_mut().zip(second.iter()) {
-                *c += s;
+            for (c, s) in c.chunks_exact_mut(n).zip(second.chunks_exact(n)) {
+                for (c, s) in c.iter_mut().zip(s) {
+                    *c += s;
+                }
+                epilogue.apply(c, 0);
             }
         });
     }
@@ -151,6 +160,7 @@ fn serial(
     b: Strided<'_>,
     c: &mut [f64],
     accumulate: bool,
+    epilogue: Epilogue<'_>,
 ) {
     PACKED_B.with(|packed_b| {
         let mut packed_b = packed_b.borrow_mut();
@@ -168,6 +178,8 @@ fn serial(
                     nc,
                     n,
                     add: accumulate || pc > 0,
+                    // After the last block of the inner size, each tile is complete.
+                    epilogue: (pc + kc == k && !epilogue.is_none()).then_some(epilogue),
                 };
                 block.rows(m, c);
             }
@@ -188,6 +200,8 @@ struct Block<'a> {
     n: usize,
     /// Add to `C` (a later `pc` block, or the caller asked to accumulate) rather than overwrite.
     add: bool,
+    /// Applied to each tile after it is written, in the last `pc` block.
+    epilogue: Option<Epilogue<'a>>,
 }
 
 impl Block<'_> {
@@ -213,6 +227,12 @@ impl Block<'_> {
                             tile,
                             self.add,
                         );
+                        if let Some(epilogue) = &self.epilogue {
+                            for r in 0..tile.0 {
+                                let row = &mut c[at + r * self.n..at + r * self.n + tile.1];
+                                epilogue.apply(row, self.jc + jr);
+                            }
+                        }
                     }
                 }
             }

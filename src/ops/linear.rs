@@ -1,14 +1,23 @@
-//! The affine layer `Y = X · W + b` as one op: `X` m×k, `W` k×n, `b` 1×n added to every row.
+//! A dense layer `Y = f(X · W + b)` as one op: `X` m×k, `W` k×n, `b` 1×n added to every row,
+//! then the activation `f` (sigmoid, relu, tanh, or none: `linear` is the affine part alone).
 //!
-//! It is [`matmul`](super::matmul) followed by [`add_row`](super::add_row), fused: the same
-//! numbers (the product, then the bias added entry by entry), without storing `X · W` as a node of
-//! its own or copying its gradient through the add. With `G = dL/dY` the rules are those two
-//! ops' rules chained, since `dL/d(X·W) = G`:
-//! `dX += G · Wᵀ`, `dW += Xᵀ · G`, `db[j] += Σ_i G[i][j]`.
-//! [`crate::nn`] uses it for layers with a bias (PyTorch's `nn.Linear` is one `addmm` node too).
+//! It is [`matmul`](super::matmul), [`add_row`](super::add_row) and the activation's op, fused:
+//! the same numbers entry by entry (the product, plus the bias, through `f`), without storing
+//! `X · W` or `X · W + b` as nodes of their own. With `G = dL/dY`, the rules are those ops' rules
+//! chained: first `δ = dL/d(X·W + b) = G ⊙ f'(Y)` (from the saved output: `σ' = y(1 − y)`,
+//! `relu' = [y > 0]`, `tanh' = 1 − y²`, `1` for none), then
+//! `dX += δ · Wᵀ`, `dW += Xᵀ · δ`, `db[j] += Σ_i δ[i][j]`.
+//!
+//! [`crate::nn`] records one such node per layer with a bias (PyTorch's `nn.Linear` is one
+//! `addmm` node too; fusing the activation is what oneDNN's post-ops and cuBLASLt's epilogues do).
+//! The kernels are shared with the hand path (`kernels/dense.rs`): the forward pass applies the
+//! bias and `f` as the product finishes each entry, and one pass over `δ`'s rows also sums the
+//! bias gradient (and, for an input of at most `THIN_K` columns, the weight gradient).
 
-use super::{GradOut, Op};
-use crate::kernels::pool::halves;
+use super::{matmul, Backward, Op};
+use crate::kernels::dense::{delta_pass, Epilogue, Upstream};
+use crate::kernels::{gemm_epilogue, Layout, THIN_K};
+use crate::nn::Activation;
 use crate::tape::{fail, Var};
 
 impl<'t> Var<'t> {
@@ -29,52 +38,110 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub fn linear(self, w: Var<'t>, b: Var<'t>) -> Var<'t> {
-        self.tape.check_owner("linear", w);
-        self.tape.check_owner("linear", b);
+        self.linear_act(w, b, Activation::Identity)
+    }
+
+    /// `f(self · w + b)`: a dense layer as one node, [`linear`](Var::linear) followed by the
+    /// activation `f` (the same numbers as `self.linear(w, b).relu()`, and so on).
+    ///
+    /// ```
+    /// use chainrule::nn::Activation;
+    /// use chainrule::{Matrix, Tape};
+    /// let tape = Tape::new();
+    /// let x = tape.input(&Matrix::from_rows(&[[1.0, 2.0]]));
+    /// let w = tape.param(&Matrix::from_rows(&[[3.0], [-4.0]]));
+    /// let b = tape.param(&Matrix::scalar(0.5));
+    /// assert_eq!(x.linear_act(w, b, Activation::Relu).item(), 0.0); // max(3 − 8 + 0.5, 0)
+    /// ```
+    ///
+    /// # Panics
+    /// As [`linear`](Var::linear), with the op's name (`linear_relu`, …) in the message.
+    #[inline]
+    #[track_caller]
+    pub fn linear_act(self, w: Var<'t>, b: Var<'t>, f: Activation) -> Var<'t> {
+        let op = Op::Linear(f);
+        let name = op.name();
+        self.tape.check_owner(name, w);
+        self.tape.check_owner(name, b);
         let ((m, k), (k2, n), (br, bc)) = (self.shape(), w.shape(), b.shape());
         if k != k2 {
             fail(format_args!(
-                "linear: cannot multiply {m}x{k} ({}) by {k2}x{n} ({}): inner sizes {k} and {k2} differ",
+                "{name}: cannot multiply {m}x{k} ({}) by {k2}x{n} ({}): inner sizes {k} and {k2} differ",
                 self.id, w.id
             ));
         }
         if br != 1 || bc != n {
             fail(format_args!(
-                "linear: cannot add {br}x{bc} ({}) to each row of {m}x{n}: the bias must be 1x{n}",
+                "{name}: cannot add {br}x{bc} ({}) to each row of {m}x{n}: the bias must be 1x{n}",
                 b.id
             ));
         }
-        self.tape.record(Op::Linear, [self, w, b], m, n)
+        self.tape.record(op, [self, w, b], m, n)
     }
 }
 
-/// Forward: `Y = X · W`, then `b` added to each row (on two threads when large).
+/// Forward: `Y = f(X · W + b)`, the bias and `f` applied to each entry as the product finishes it.
 pub(crate) fn forward(
+    f: Activation,
     x: &[f64],
     w: &[f64],
     b: &[f64],
     (m, k, n): (usize, usize, usize),
     y: &mut [f64],
 ) {
-    super::matmul::forward(x, w, (m, k, n), y);
-    let work = y.len();
-    halves(y, n, work, |_, rows| {
-        for row in rows.chunks_exact_mut(n) {
-            for (y, b) in row.iter_mut().zip(b) {
-                *y += b;
-            }
+    let epilogue = Epilogue {
+        bias: Some(b),
+        activation: f,
+    };
+    gemm_epilogue(m, k, n, x, Layout::AsIs, w, Layout::AsIs, y, epilogue);
+}
+
+/// Backward: `δ = G ⊙ f'(Y)`, then `dX += δ · Wᵀ`, `dW += Xᵀ · δ`, `db += Σ_rows δ`.
+///
+/// One pass over the rows makes `δ` (kept in the tape's scratch space only if a product needs
+/// it; with no activation, `δ` is `G` itself) and sums `db`, and `dW` too when `X` is thin.
+pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
+    let g = cx.upstream;
+    let (x, w, y) = (cx.input(0), cx.input(1), cx.output());
+    let (m, k) = cx.input_shape(0);
+    let n = cx.input_shape(1).1;
+    let (wants_x, wants_w, wants_b) = (cx.wants(0), cx.wants(1), cx.wants(2));
+    // A thin input's weight gradient is summed in the pass; otherwise it is a product.
+    let thin_w = wants_w && k <= THIN_K;
+    let keep = f != Activation::Identity && (wants_x || (wants_w && !thin_w));
+    let mut scratch = std::mem::take(&mut *cx.scratch);
+    let (delta_len, sums_len) = (if keep { m * n } else { 0 }, n + k * n);
+    if scratch.len() < delta_len + sums_len {
+        scratch.resize(delta_len + sums_len, 0.0);
+    }
+    let (delta, sums) = scratch.split_at_mut(delta_len);
+    let (db, dw) = sums[..sums_len].split_at_mut(n);
+    if keep || wants_b || thin_w {
+        db.fill(0.0);
+        dw.fill(0.0);
+        delta_pass(
+            f,
+            n,
+            Upstream::Matrix(g),
+            y,
+            keep.then_some(&mut *delta),
+            wants_b.then_some(&mut *db),
+            thin_w.then_some((x, &mut *dw)),
+        );
+    }
+    let d: &[f64] = if keep { delta } else { g };
+    if let Some(dx) = cx.grad_out(0) {
+        matmul::backward_lhs(d, w, (m, k, n), dx);
+    }
+    if let Some(dw_out) = cx.grad_out(1) {
+        if thin_w {
+            dw_out.add(dw.iter().copied());
+        } else {
+            matmul::backward_rhs(x, d, (m, k, n), dw_out);
         }
-    });
-}
-
-/// Backward to `X`: `dX += G · Wᵀ` (matmul's rule).
-#[inline(always)]
-pub(crate) fn backward_input(g: &[f64], w: &[f64], mkn: (usize, usize, usize), dx: GradOut<'_>) {
-    super::matmul::backward_lhs(g, w, mkn, dx);
-}
-
-/// Backward to `W`: `dW += Xᵀ · G` (matmul's rule).
-#[inline(always)]
-pub(crate) fn backward_weight(x: &[f64], g: &[f64], mkn: (usize, usize, usize), dw: GradOut<'_>) {
-    super::matmul::backward_rhs(x, g, mkn, dw);
+    }
+    if let Some(db_out) = cx.grad_out(2) {
+        db_out.add(db.iter().copied());
+    }
+    *cx.scratch = scratch;
 }

@@ -15,6 +15,7 @@
 use std::fmt;
 
 use crate::kernels::pool::halves;
+use crate::nn::Activation;
 use crate::tape::{fail, Node, NodeId, Var};
 
 pub(crate) mod add;
@@ -65,9 +66,10 @@ pub enum Op {
     AddScalar(f64),
     /// `A · B`, the matrix product.
     MatMul,
-    /// `X · W + b`: the matrix product with the 1×n row `b` added to every row (one node for a
-    /// layer's affine part).
-    Linear,
+    /// `f(X · W + b)`: the matrix product with the 1×n row `b` added to every row, then the
+    /// activation `f` (one node for a dense layer; `f` is [`Activation::Identity`] for the affine
+    /// part alone).
+    Linear(Activation),
     /// `xᵀ`.
     Transpose,
     /// `X + b` with the 1×n row `b` added to every row of the m×n `X` (the bias broadcast).
@@ -124,7 +126,10 @@ impl Op {
             Op::Scale(_) => "scale",
             Op::AddScalar(_) => "add_scalar",
             Op::MatMul => "matmul",
-            Op::Linear => "linear",
+            Op::Linear(Activation::Identity) => "linear",
+            Op::Linear(Activation::Sigmoid) => "linear_sigmoid",
+            Op::Linear(Activation::Relu) => "linear_relu",
+            Op::Linear(Activation::Tanh) => "linear_tanh",
             Op::Transpose => "transpose",
             Op::AddRow => "add_row",
             Op::Sum(Reduce::All) => "sum",
@@ -189,7 +194,8 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
             (x[0].rows, x[0].cols, x[1].cols),
             out,
         ),
-        Op::Linear => linear::forward(
+        Op::Linear(f) => linear::forward(
+            f,
             x[0].value,
             x[1].value,
             x[2].value,
@@ -283,22 +289,7 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
                 matmul::backward_rhs(a, g, (m, k, n), db);
             }
         }
-        Op::Linear => {
-            let (x, w) = (cx.input(0), cx.input(1));
-            let (m, k) = cx.input_shape(0);
-            let n = cx.input_shape(1).1;
-            if let Some(dx) = cx.grad_out(0) {
-                linear::backward_input(g, w, (m, k, n), dx);
-            }
-            if let Some(dw) = cx.grad_out(1) {
-                linear::backward_weight(x, g, (m, k, n), dw);
-            }
-            if let Some(db) = cx.grad(2) {
-                // add_row's rule: each thread sums its half of the columns, over the rows in order.
-                let work = g.len();
-                halves(db, 1, work, |j, db| add_row::backward_bias(g, n, j, db));
-            }
-        }
+        Op::Linear(f) => linear::backward(f, cx),
         Op::Transpose => {
             let (rows, cols) = cx.input_shape(0);
             if let Some(dx) = cx.grad(0) {
@@ -444,9 +435,18 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         (Op::AddScalar(_), _) => "dL/d{a} += dL/d{y}",
         (Op::MatMul, 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
         (Op::MatMul, _) => "dL/d{b} += {a}ᵀ · dL/d{y}",
-        (Op::Linear, 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
-        (Op::Linear, 1) => "dL/d{b} += {a}ᵀ · dL/d{y}",
-        (Op::Linear, _) => "dL/d{bias} += Σ_rows dL/d{y}",
+        (Op::Linear(Activation::Identity), 0) => "dL/d{a} += dL/d{y} · {b}ᵀ",
+        (Op::Linear(Activation::Identity), 1) => "dL/d{b} += {a}ᵀ · dL/d{y}",
+        (Op::Linear(Activation::Identity), _) => "dL/d{bias} += Σ_rows dL/d{y}",
+        (Op::Linear(Activation::Sigmoid), 0) => "dL/d{a} += (dL/d{y} ⊙ {y} ⊙ (1 − {y})) · {b}ᵀ",
+        (Op::Linear(Activation::Sigmoid), 1) => "dL/d{b} += {a}ᵀ · (dL/d{y} ⊙ {y} ⊙ (1 − {y}))",
+        (Op::Linear(Activation::Sigmoid), _) => "dL/d{bias} += Σ_rows (dL/d{y} ⊙ {y} ⊙ (1 − {y}))",
+        (Op::Linear(Activation::Relu), 0) => "dL/d{a} += (dL/d{y} ⊙ [{y} > 0]) · {b}ᵀ",
+        (Op::Linear(Activation::Relu), 1) => "dL/d{b} += {a}ᵀ · (dL/d{y} ⊙ [{y} > 0])",
+        (Op::Linear(Activation::Relu), _) => "dL/d{bias} += Σ_rows (dL/d{y} ⊙ [{y} > 0])",
+        (Op::Linear(Activation::Tanh), 0) => "dL/d{a} += (dL/d{y} ⊙ (1 − {y}²)) · {b}ᵀ",
+        (Op::Linear(Activation::Tanh), 1) => "dL/d{b} += {a}ᵀ · (dL/d{y} ⊙ (1 − {y}²))",
+        (Op::Linear(Activation::Tanh), _) => "dL/d{bias} += Σ_rows (dL/d{y} ⊙ (1 − {y}²))",
         (Op::Transpose, _) => "dL/d{a} += (dL/d{y})ᵀ",
         (Op::AddRow, 0) => "dL/d{a} += dL/d{y}",
         (Op::AddRow, _) => "dL/d{b} += Σ_rows dL/d{y}",
@@ -482,6 +482,8 @@ pub(crate) struct Backward<'a> {
     grads: &'a mut [f64],
     /// dL/d(this node).
     pub(crate) upstream: &'a [f64],
+    /// Working space a rule may use (the tape's; it keeps its high-water length).
+    pub(crate) scratch: &'a mut Vec<f64>,
 }
 
 impl<'a> Backward<'a> {
@@ -492,6 +494,7 @@ impl<'a> Backward<'a> {
         values: &'a [f64],
         grads: &'a mut [f64],
         upstream: &'a [f64],
+        scratch: &'a mut Vec<f64>,
     ) -> Self {
         Backward {
             node: &nodes[index],
@@ -501,7 +504,13 @@ impl<'a> Backward<'a> {
             values,
             grads,
             upstream,
+            scratch,
         }
+    }
+
+    /// Whether input `i` needs a gradient (a parameter flows into it).
+    pub(crate) fn wants(&self, i: usize) -> bool {
+        self.input_node(i).requires_grad
     }
 
     fn input_node(&self, i: usize) -> &'a Node {

@@ -18,13 +18,14 @@ use super::pool::{join, PARALLEL_ENTRIES};
 use super::{sigmoid, THIN_K};
 
 /// `z ← f(z)` over a row, in place (the `match` outside the loop, so the loop vectorizes).
-#[inline]
+#[inline(always)]
 pub(crate) fn activate(activation: Activation, row: &mut [f64]) {
     match activation {
         Activation::Sigmoid => row.iter_mut().for_each(|z| *z = sigmoid(*z)),
+        // max(z, 0), with NaN kept (and −0 too, as the packed kernel's vmaxpd).
         Activation::Relu => row
             .iter_mut()
-            .for_each(|z| *z = if *z > 0.0 || z.is_nan() { *z } else { 0.0 }),
+            .for_each(|z| *z = if *z < 0.0 { 0.0 } else { *z }),
         Activation::Tanh => row.iter_mut().for_each(|z| *z = z.tanh()),
         Activation::Identity => {}
     }
@@ -54,7 +55,7 @@ impl Epilogue<'_> {
     }
 
     /// Applies the epilogue to `row`, a stretch of one row of `C` starting at column `col`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn apply(&self, row: &mut [f64], col: usize) {
         if let Some(bias) = self.bias {
             for (z, b) in row.iter_mut().zip(&bias[col..]) {
@@ -149,7 +150,7 @@ pub(crate) fn delta_pass(
             x,
         };
         if m * n < PARALLEL_ENTRIES || m < 2 {
-            pass.rows(0..m, delta, db, dw, row0);
+            pass_rows(&pass, 0..m, delta, db, dw, row0);
             return;
         }
         let half = m.div_ceil(2);
@@ -166,11 +167,20 @@ pub(crate) fn delta_pass(
         let mut db = db;
         let mut dw = dw;
         join(
-            || pass.rows(0..half, delta0, db.as_deref_mut(), dw.as_deref_mut(), row0),
+            || {
+                pass_rows(
+                    &pass,
+                    0..half,
+                    delta0,
+                    db.as_deref_mut(),
+                    dw.as_deref_mut(),
+                    row0,
+                )
+            },
             || {
                 let db1 = has_db.then_some(&mut *db1);
                 let dw1 = has_dw.then_some(&mut *dw1);
-                pass.rows(half..m, delta1, db1, dw1, row1)
+                pass_rows(&pass, half..m, delta1, db1, dw1, row1)
             },
         );
         if let Some(db) = db {
@@ -198,9 +208,22 @@ struct Pass<'a> {
     x: &'a [f64],
 }
 
+avx512_copy! {
+    /// Rows `range` of the pass; `delta` covers just those rows, `db`/`dw` are this thread's
+    /// sums, `spare` holds a δ row when `delta` is not kept.
+    fn pass_rows(
+        pass: &Pass<'_>,
+        range: std::ops::Range<usize>,
+        delta: Option<&mut [f64]>,
+        db: Option<&mut [f64]>,
+        dw: Option<&mut [f64]>,
+        spare: &mut [f64],
+    ) => pass_rows_body
+}
+
 impl Pass<'_> {
-    /// Rows `range` of the pass; `delta` covers just those rows, `db`/`dw` are this thread's sums,
-    /// `spare` holds a δ row when `delta` is not kept.
+    /// The body of [`pass_rows`].
+    #[inline(always)]
     fn rows(
         &self,
         range: std::ops::Range<usize>,
@@ -238,8 +261,20 @@ impl Pass<'_> {
     }
 }
 
+#[inline(always)]
+fn pass_rows_body(
+    pass: &Pass<'_>,
+    range: std::ops::Range<usize>,
+    delta: Option<&mut [f64]>,
+    db: Option<&mut [f64]>,
+    dw: Option<&mut [f64]>,
+    spare: &mut [f64],
+) {
+    pass.rows(range, delta, db, dw, spare)
+}
+
 /// `d = g ⊙ f'(a)` over a row: the activation ops' rules (`relu`, `sigmoid`, `tanh`).
-#[inline]
+#[inline(always)]
 pub(crate) fn grad_row(activation: Activation, g: &[f64], a: &[f64], d: &mut [f64]) {
     let entries = d.iter_mut().zip(g).zip(a);
     match activation {
@@ -251,7 +286,7 @@ pub(crate) fn grad_row(activation: Activation, g: &[f64], a: &[f64], d: &mut [f6
 }
 
 /// [`grad_row`] with `g[j] = c · r[j]` computed on the fly.
-#[inline]
+#[inline(always)]
 fn outer_grad_row(activation: Activation, c: f64, r: &[f64], a: &[f64], d: &mut [f64]) {
     let entries = d.iter_mut().zip(r).zip(a);
     match activation {

@@ -3,6 +3,36 @@
 //! Both paths call the *same* functions, so they add up their numbers in the same order and can be
 //! compared exactly (see `../shared/LAB.md` on floating-point associativity).
 
+/// Defines `fn $name(args)` that runs `$body(args)` (an `#[inline(always)]` function) compiled
+/// with AVX-512F when the CPU has it, and as it is otherwise.
+///
+/// The crate is built for baseline x86-64, whose vectors hold two `f64`: a pass like
+/// `d = if a > 0 { g } else { 0 }` then runs entry by entry, with a branch. Inlined into a copy
+/// with AVX-512F enabled, the same loop runs eight entries per instruction (masked compares and
+/// blends). The numbers do not change: Rust never fuses a multiply and an add on its own, and
+/// each entry's arithmetic is the same at any width. (A closure cannot be forced inline into
+/// such a copy, hence named functions.)
+macro_rules! avx512_copy {
+    ($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:ident) => {
+        $(#[$meta])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                fn wide($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if $crate::kernels::packed::available() {
+                    // SAFETY: this CPU has AVX-512F.
+                    return unsafe { wide($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
 pub(crate) mod dense;
 mod packed;
 pub(crate) mod pool;
@@ -171,11 +201,19 @@ fn finish(c: &mut [f64], n: usize, epilogue: Epilogue<'_>) {
         return;
     }
     let work = c.len();
-    pool::halves(c, n, work, |_, rows| {
-        for row in rows.chunks_exact_mut(n) {
-            epilogue.apply(row, 0);
-        }
-    });
+    pool::halves(c, n, work, |_, rows| finish_rows(rows, n, epilogue));
+}
+
+avx512_copy! {
+    /// [`finish`] on some rows.
+    fn finish_rows(rows: &mut [f64], n: usize, epilogue: Epilogue<'_>) => finish_rows_body
+}
+
+#[inline(always)]
+fn finish_rows_body(rows: &mut [f64], n: usize, epilogue: Epilogue<'_>) {
+    for row in rows.chunks_exact_mut(n) {
+        epilogue.apply(row, 0);
+    }
 }
 
 /// Every route of [`gemm_by`], with an epilogue.
@@ -224,15 +262,7 @@ fn product(
             // pass over the rows of G per row of C, which stays in cache; the rows of C are
             // shared between the two threads.
             pool::halves(c, n, m * k * n, |first, part| {
-                if !accumulate {
-                    part.fill(0.0);
-                }
-                for p in 0..k {
-                    let b_row = &b[p * rsb..p * rsb + n];
-                    for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
-                        axpy(c_row, a[(first / n + r) * rsa + p * csa], b_row);
-                    }
-                }
+                thin_at_part(first / n, part, (k, n), (a, rsa, csa), (b, rsb), accumulate)
             });
             finish(c, n, epilogue);
             return;
@@ -282,6 +312,40 @@ fn product(
     finish(c, n, epilogue);
 }
 
+avx512_copy! {
+    /// Rows `first..` of `C = Aᵀ·B` for an `A` with few columns: one pass over the rows of `B`,
+    /// adding each into every row of `C` (which stay in cache), in increasing `p`.
+    #[allow(clippy::type_complexity)]
+    fn thin_at_part(
+        first: usize,
+        part: &mut [f64],
+        kn: (usize, usize),
+        a: (&[f64], usize, usize),
+        b: (&[f64], usize),
+        accumulate: bool,
+    ) => thin_at_part_body
+}
+
+#[inline(always)]
+fn thin_at_part_body(
+    first: usize,
+    part: &mut [f64],
+    (k, n): (usize, usize),
+    (a, rsa, csa): (&[f64], usize, usize),
+    (b, rsb): (&[f64], usize),
+    accumulate: bool,
+) {
+    if !accumulate {
+        part.fill(0.0);
+    }
+    for p in 0..k {
+        let b_row = &b[p * rsb..p * rsb + n];
+        for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
+            axpy(c_row, a[(first + r) * rsa + p * csa], b_row);
+        }
+    }
+}
+
 /// The direct loop for tiny products: `C[i][j] (+)= Σ_p A[i][p]·B[p][j]`, summing `p` in order.
 #[allow(clippy::too_many_arguments)]
 #[inline]
@@ -328,40 +392,65 @@ fn gemv(
     accumulate: bool,
 ) {
     pool::halves(c, 4, m * k, |first, part| {
-        if !accumulate {
-            part.fill(0.0);
-        }
-        if csa == 1 {
-            let mut rows = part.chunks_exact_mut(4);
-            let mut i = first;
-            for block in &mut rows {
-                let mut sums = [0.0; 4];
-                for p in 0..k {
-                    let b_p = b[p * rsb];
-                    for (r, sum) in sums.iter_mut().enumerate() {
-                        *sum += a[(i + r) * rsa + p] * b_p;
-                    }
+        gemv_part(first, part, k, (a, rsa, csa), (b, rsb), accumulate)
+    });
+}
+
+avx512_copy! {
+    /// Entries `first..` of [`gemv`].
+    #[allow(clippy::type_complexity)]
+    fn gemv_part(
+        first: usize,
+        part: &mut [f64],
+        k: usize,
+        a: (&[f64], usize, usize),
+        b: (&[f64], usize),
+        accumulate: bool,
+    ) => gemv_part_body
+}
+
+#[inline(always)]
+fn gemv_part_body(
+    first: usize,
+    part: &mut [f64],
+    k: usize,
+    (a, rsa, csa): (&[f64], usize, usize),
+    (b, rsb): (&[f64], usize),
+    accumulate: bool,
+) {
+    if !accumulate {
+        part.fill(0.0);
+    }
+    if csa == 1 {
+        let mut rows = part.chunks_exact_mut(4);
+        let mut i = first;
+        for block in &mut rows {
+            let mut sums = [0.0; 4];
+            for p in 0..k {
+                let b_p = b[p * rsb];
+                for (r, sum) in sums.iter_mut().enumerate() {
+                    *sum += a[(i + r) * rsa + p] * b_p;
                 }
-                for (c, sum) in block.iter_mut().zip(sums) {
-                    *c += sum;
-                }
-                i += 4;
             }
-            for (r, c) in rows.into_remainder().iter_mut().enumerate() {
-                let mut sum = 0.0;
-                for p in 0..k {
-                    sum += a[(i + r) * rsa + p] * b[p * rsb];
-                }
+            for (c, sum) in block.iter_mut().zip(sums) {
                 *c += sum;
             }
-        } else {
-            // A stored transposed: row p of the buffer holds A[·][p], contiguous over i.
-            let len = part.len();
-            for p in 0..k {
-                axpy(part, b[p * rsb], &a[p * csa + first..p * csa + first + len]);
-            }
+            i += 4;
         }
-    });
+        for (r, c) in rows.into_remainder().iter_mut().enumerate() {
+            let mut sum = 0.0;
+            for p in 0..k {
+                sum += a[(i + r) * rsa + p] * b[p * rsb];
+            }
+            *c += sum;
+        }
+    } else {
+        // A stored transposed: row p of the buffer holds A[·][p], contiguous over i.
+        let len = part.len();
+        for p in 0..k {
+            axpy(part, b[p * rsb], &a[p * csa + first..p * csa + first + len]);
+        }
+    }
 }
 
 /// `C[i][·] (+)= Σ_p A[i][p]·B[p][·]` as `k` scaled rows of `B` added to each row of `C` (the
@@ -381,21 +470,56 @@ fn row_axpy_gemm(
     epilogue: Epilogue<'_>,
 ) {
     pool::halves(c, n, m * k * n, |first, part| {
-        for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
-            let i = first / n + r;
-            if !accumulate {
-                c_row.fill(0.0);
-            }
-            for p in 0..k {
-                axpy(c_row, a[i * rsa + p * csa], &b[p * rsb..p * rsb + n]);
-            }
-            epilogue.apply(c_row, 0);
-        }
+        row_axpy_part(
+            first / n,
+            part,
+            (k, n),
+            (a, rsa, csa),
+            (b, rsb),
+            accumulate,
+            epilogue,
+        )
     });
 }
 
+avx512_copy! {
+    /// Rows `first..` of [`row_axpy_gemm`].
+    #[allow(clippy::type_complexity)]
+    fn row_axpy_part(
+        first: usize,
+        part: &mut [f64],
+        kn: (usize, usize),
+        a: (&[f64], usize, usize),
+        b: (&[f64], usize),
+        accumulate: bool,
+        epilogue: Epilogue<'_>,
+    ) => row_axpy_part_body
+}
+
+#[inline(always)]
+fn row_axpy_part_body(
+    first: usize,
+    part: &mut [f64],
+    (k, n): (usize, usize),
+    (a, rsa, csa): (&[f64], usize, usize),
+    (b, rsb): (&[f64], usize),
+    accumulate: bool,
+    epilogue: Epilogue<'_>,
+) {
+    for (r, c_row) in part.chunks_exact_mut(n).enumerate() {
+        let i = first + r;
+        if !accumulate {
+            c_row.fill(0.0);
+        }
+        for p in 0..k {
+            axpy(c_row, a[i * rsa + p * csa], &b[p * rsb..p * rsb + n]);
+        }
+        epilogue.apply(c_row, 0);
+    }
+}
+
 /// `y += alpha · x`, entry by entry: the inner loop of every streaming product.
-#[inline]
+#[inline(always)]
 fn axpy(y: &mut [f64], alpha: f64, x: &[f64]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y += alpha * x;

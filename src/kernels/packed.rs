@@ -24,8 +24,9 @@
 
 use std::cell::RefCell;
 
-use super::dense::Epilogue;
+use super::dense::{activate, Epilogue};
 use super::pool;
+use crate::nn::Activation;
 
 /// Rows of the micro-kernel's tile.
 pub(crate) const MR: usize = 8;
@@ -153,38 +154,64 @@ pub(crate) fn gemm(
     }
 }
 
-/// One thread's share of [`gemm`]: the loop nest of the module docs.
+/// One thread's share of [`gemm`]: the loop nest of the module docs, with this thread's packing
+/// buffers (taken out of their thread-locals for the call, and put back).
 fn serial(
-    (m, k, n): (usize, usize, usize),
+    mkn: (usize, usize, usize),
     a: Strided<'_>,
     b: Strided<'_>,
     c: &mut [f64],
     accumulate: bool,
     epilogue: Epilogue<'_>,
 ) {
-    PACKED_B.with(|packed_b| {
-        let mut packed_b = packed_b.borrow_mut();
-        for jc in (0..n).step_by(NC) {
-            let nc = NC.min(n - jc);
-            for pc in (0..k).step_by(KC) {
-                let kc = KC.min(k - pc);
-                pack_b(&mut packed_b, b, (pc, kc), (jc, nc));
-                let block = Block {
-                    a,
-                    packed_b: &packed_b[..nc.div_ceil(NR) * kc * NR],
-                    pc,
-                    kc,
-                    jc,
-                    nc,
-                    n,
-                    add: accumulate || pc > 0,
-                    // After the last block of the inner size, each tile is complete.
-                    epilogue: (pc + kc == k && !epilogue.is_none()).then_some(epilogue),
-                };
-                block.rows(m, c);
-            }
+    let mut packed = (PACKED_A.take(), PACKED_B.take());
+    loop_nest(mkn, a, b, c, (accumulate, epilogue), &mut packed);
+    PACKED_A.set(packed.0);
+    PACKED_B.set(packed.1);
+}
+
+avx512_copy! {
+    /// The loop nest (packing and the epilogue compiled for AVX-512, which the micro-kernel
+    /// needs anyway).
+    fn loop_nest(
+        mkn: (usize, usize, usize),
+        a: Strided<'_>,
+        b: Strided<'_>,
+        c: &mut [f64],
+        finish: (bool, Epilogue<'_>),
+        packed: &mut (Vec<f64>, Vec<f64>),
+    ) => loop_nest_body
+}
+
+#[inline(always)]
+fn loop_nest_body(
+    (m, k, n): (usize, usize, usize),
+    a: Strided<'_>,
+    b: Strided<'_>,
+    c: &mut [f64],
+    (accumulate, epilogue): (bool, Epilogue<'_>),
+    (packed_a, packed_b): &mut (Vec<f64>, Vec<f64>),
+) {
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            pack_b(packed_b, b, (pc, kc), (jc, nc));
+            let block = Block {
+                a,
+                packed_b: &packed_b[..nc.div_ceil(NR) * kc * NR],
+                pc,
+                kc,
+                jc,
+                nc,
+                n,
+                add: accumulate || pc > 0,
+                // After the last block of the inner size, each tile is complete.
+                epilogue: (pc + kc == k && !epilogue.is_none()).then_some(epilogue),
+            };
+            block.rows(m, c, packed_a);
         }
-    });
+    }
 }
 
 /// One `(jc, pc)` step of the loop nest: `B` is packed; what is left is the rows of `A`.
@@ -206,42 +233,37 @@ struct Block<'a> {
 
 impl Block<'_> {
     /// All `rows` rows of this block of `C`.
-    fn rows(&self, rows: usize, c: &mut [f64]) {
-        PACKED_A.with(|packed_a| {
-            let mut packed_a = packed_a.borrow_mut();
-            for ic in (0..rows).step_by(MC) {
-                let mc = MC.min(rows - ic);
-                pack_a(&mut packed_a, self.a, (ic, mc), (self.pc, self.kc));
-                for jr in (0..self.nc).step_by(NR) {
-                    let b_panel = &self.packed_b[jr * self.kc..(jr + NR) * self.kc];
-                    for ir in (0..mc).step_by(MR) {
-                        let a_panel = &packed_a[ir * self.kc..(ir + MR) * self.kc];
-                        let at = (ic + ir) * self.n + self.jc + jr;
-                        let tile = (MR.min(mc - ir), NR.min(self.nc - jr));
-                        write_tile(
-                            self.kc,
-                            a_panel,
-                            b_panel,
-                            &mut c[at..],
-                            self.n,
-                            tile,
-                            self.add,
-                        );
-                        if let Some(epilogue) = &self.epilogue {
-                            for r in 0..tile.0 {
-                                let row = &mut c[at + r * self.n..at + r * self.n + tile.1];
-                                epilogue.apply(row, self.jc + jr);
-                            }
-                        }
-                    }
+    #[inline(always)]
+    fn rows(&self, rows: usize, c: &mut [f64], packed_a: &mut Vec<f64>) {
+        for ic in (0..rows).step_by(MC) {
+            let mc = MC.min(rows - ic);
+            pack_a(packed_a, self.a, (ic, mc), (self.pc, self.kc));
+            for jr in (0..self.nc).step_by(NR) {
+                let b_panel = &self.packed_b[jr * self.kc..(jr + NR) * self.kc];
+                for ir in (0..mc).step_by(MR) {
+                    let a_panel = &packed_a[ir * self.kc..(ir + MR) * self.kc];
+                    let at = (ic + ir) * self.n + self.jc + jr;
+                    let tile = (MR.min(mc - ir), NR.min(self.nc - jr));
+                    let epilogue = self.epilogue.map(|e| (e, self.jc + jr));
+                    write_tile(
+                        self.kc,
+                        a_panel,
+                        b_panel,
+                        &mut c[at..],
+                        self.n,
+                        tile,
+                        (self.add, epilogue),
+                    );
                 }
             }
-        });
+        }
     }
 }
 
 /// Runs the micro-kernel for one tile of `C` starting at `c[0]` (row stride `rsc`), of which
-/// the top-left `rows×cols` are real; edge tiles go through a local buffer.
+/// the top-left `rows×cols` are real; edge tiles go through a local buffer. Then the epilogue,
+/// if any, with the tile's first column: a full tile gets its bias and relu in registers.
+#[inline(always)]
 fn write_tile(
     kc: usize,
     a_panel: &[f64],
@@ -249,13 +271,22 @@ fn write_tile(
     c: &mut [f64],
     rsc: usize,
     (rows, cols): (usize, usize),
-    add: bool,
+    (add, epilogue): (bool, Option<(Epilogue<'_>, usize)>),
 ) {
     assert!(a_panel.len() == kc * MR && b_panel.len() == kc * NR);
     if rows == MR && cols == NR {
         assert!(c.len() >= (MR - 1) * rsc + NR);
-        // SAFETY: the panels hold kc×MR and kc×NR entries and `c` covers an MR×NR tile with
-        // row stride `rsc` (both asserted above); `available()` was checked by `gemm`.
+        let (bias, relu) = match epilogue {
+            Some((e, col)) => (
+                e.bias
+                    .map_or(std::ptr::null(), |b| b[col..col + NR].as_ptr()),
+                e.activation == Activation::Relu,
+            ),
+            None => (std::ptr::null(), false),
+        };
+        // SAFETY: the panels hold kc×MR and kc×NR entries, `c` covers an MR×NR tile with row
+        // stride `rsc` (all asserted above), and `bias` is null or has NR entries (sliced);
+        // `available()` was checked by `gemm`.
         unsafe {
             micro_kernel(
                 kc,
@@ -263,9 +294,16 @@ fn write_tile(
                 b_panel.as_ptr(),
                 c.as_mut_ptr(),
                 rsc,
-                add,
+                (add, bias, relu),
             )
         };
+        if let Some((e, _)) = epilogue {
+            if matches!(e.activation, Activation::Sigmoid | Activation::Tanh) {
+                for r in 0..MR {
+                    activate(e.activation, &mut c[r * rsc..r * rsc + NR]);
+                }
+            }
+        }
     } else {
         let mut tile = [0.0; MR * NR];
         // SAFETY: as above, for the local MR×NR buffer with row stride NR.
@@ -276,7 +314,7 @@ fn write_tile(
                 b_panel.as_ptr(),
                 tile.as_mut_ptr(),
                 NR,
-                false,
+                (false, std::ptr::null(), false),
             )
         };
         for (r, tile_row) in tile.chunks_exact(NR).take(rows).enumerate() {
@@ -284,12 +322,16 @@ fn write_tile(
             for (c, t) in c_row.iter_mut().zip(tile_row) {
                 *c = if add { *c + t } else { *t };
             }
+            if let Some((e, col)) = epilogue {
+                e.apply(c_row, col);
+            }
         }
     }
 }
 
 /// Packs `B[pc..pc+kc, jc..jc+nc]` as panels of `NR` columns, each `kc` rows of `NR` entries,
 /// zero-padded past the last column.
+#[inline(always)]
 fn pack_b(
     packed: &mut Vec<f64>,
     b: Strided<'_>,
@@ -322,6 +364,7 @@ fn pack_b(
 
 /// Packs `A[ic..ic+mc, pc..pc+kc]` as panels of `MR` rows, each `kc` columns of `MR` entries,
 /// zero-padded past the last row.
+#[inline(always)]
 fn pack_a(
     packed: &mut Vec<f64>,
     a: Strided<'_>,
@@ -372,11 +415,13 @@ fn grow(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
 }
 
 /// `C[0..MR][0..NR] (+)= Σ_p a[p][·] ⊗ b[p][·]` for packed panels `a` (`kc×MR`) and `b`
-/// (`kc×NR`), `C` with row stride `rsc`.
+/// (`kc×NR`), `C` with row stride `rsc`; then, before the store, `+ bias[·]` if `bias` is not
+/// null and `max(·, 0)` if `relu` (as `dense::activate`: NaN stays NaN).
 ///
 /// # Safety
 /// The CPU has AVX-512F; `a` and `b` point to `kc·MR` and `kc·NR` readable entries; `c` points
-/// to an `MR×NR` tile with row stride `rsc`, writable, not overlapping `a` or `b`.
+/// to an `MR×NR` tile with row stride `rsc`, writable, not overlapping `a` or `b`; `bias` is
+/// null or points to `NR` readable entries.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn micro_kernel(
@@ -385,7 +430,7 @@ unsafe fn micro_kernel(
     b: *const f64,
     c: *mut f64,
     rsc: usize,
-    add: bool,
+    (add, bias, relu): (bool, *const f64, bool),
 ) {
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_pd(); 2]; MR];
@@ -402,11 +447,19 @@ unsafe fn micro_kernel(
         let row = c.add(r * rsc);
         for (half, acc) in acc_row.iter().enumerate() {
             let at = row.add(half * 8);
-            let sum = if add {
+            let mut sum = if add {
                 _mm512_add_pd(_mm512_loadu_pd(at), *acc)
             } else {
                 *acc
             };
+            if !bias.is_null() {
+                sum = _mm512_add_pd(sum, _mm512_loadu_pd(bias.add(half * 8)));
+            }
+            if relu {
+                // max(0, z) returns its second operand unless 0 > z: z itself for z ≥ 0, −0
+                // and NaN, as `if z < 0 { 0 } else { z }`.
+                sum = _mm512_max_pd(_mm512_setzero_pd(), sum);
+            }
             _mm512_storeu_pd(at, sum);
         }
     }
@@ -414,6 +467,13 @@ unsafe fn micro_kernel(
 
 /// Never called: [`available`] is false off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn micro_kernel(_: usize, _: *const f64, _: *const f64, _: *mut f64, _: usize, _: bool) {
+unsafe fn micro_kernel(
+    _: usize,
+    _: *const f64,
+    _: *const f64,
+    _: *mut f64,
+    _: usize,
+    _: (bool, *const f64, bool),
+) {
     unreachable!("packed gemm needs AVX-512F")
 }

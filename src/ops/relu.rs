@@ -14,10 +14,10 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `y = max(x, 0)` (NaN stays NaN).
+/// Forward: `y = max(x, 0)` (NaN stays NaN, and so does −0: `if x < 0 { 0 } else { x }`).
 pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = if x > 0.0 || x.is_nan() { x } else { 0.0 };
+        *y = if x < 0.0 { 0.0 } else { x };
     }
 }
 

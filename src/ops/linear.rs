@@ -81,6 +81,7 @@ impl<'t> Var<'t> {
 }
 
 /// Forward: `Y = f(X · W + b)`, the bias and `f` applied to each entry as the product finishes it.
+#[inline(never)]
 pub(crate) fn forward(
     f: Activation,
     x: &[f64],
@@ -100,6 +101,9 @@ pub(crate) fn forward(
 ///
 /// One pass over the rows makes `δ` (kept in the tape's scratch space only if a product needs
 /// it; with no activation, `δ` is `G` itself) and sums `db`, and `dW` too when `X` is thin.
+// Out of line: a scalar graph's sweep dispatches every node through the same `match`, and this
+// rule, large and never used there, would otherwise be inlined into it.
+#[inline(never)]
 pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
     let g = cx.upstream;
     let (x, w, y) = (cx.input(0), cx.input(1), cx.output());

@@ -620,7 +620,12 @@ impl<'t> Var<'t> {
 #[track_caller]
 pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
     a.tape.check_owner(op, b);
-    let ((ar, ac), (br, bc)) = (a.shape(), b.shape());
+    // Both shapes under one borrow: on a scalar graph this check is a good part of a node's cost.
+    let ((ar, ac), (br, bc)) = {
+        let t = a.tape.inner.borrow();
+        let (na, nb) = (&t.nodes[a.id.index()], &t.nodes[b.id.index()]);
+        ((na.rows, na.cols), (nb.rows, nb.cols))
+    };
     if (ar, ac) != (br, bc) {
         fail(format_args!(
             "{op}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",

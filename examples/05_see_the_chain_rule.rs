@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tape = Tape::new();
     let net = mlp.bind(&tape);
     // Each layer written out as matmul → add_row → sigmoid, to see every step. `net.forward`
-    // records the same numbers with one fused `linear` node per layer instead of matmul + add_row.
+    // records the same numbers with one fused `linear_sigmoid` node per layer instead.
     let p = net.params();
     let mut a = tape.input_slice(1, 2, x);
     for layer in p.chunks_exact(2) {

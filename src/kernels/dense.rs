@@ -221,56 +221,42 @@ avx512_copy! {
     ) => pass_rows_body
 }
 
-impl Pass<'_> {
-    /// The body of [`pass_rows`].
-    #[inline(always)]
-    fn rows(
-        &self,
-        range: std::ops::Range<usize>,
-        mut delta: Option<&mut [f64]>,
-        mut db: Option<&mut [f64]>,
-        mut dw: Option<&mut [f64]>,
-        spare: &mut [f64],
-    ) {
-        let n = self.n;
-        let first = range.start;
-        for i in range {
-            let a = &self.a[i * n..(i + 1) * n];
-            let d: &mut [f64] = match delta.as_deref_mut() {
-                Some(delta) => &mut delta[(i - first) * n..(i - first + 1) * n],
-                None => &mut *spare,
-            };
-            match self.g {
-                Upstream::Matrix(g) => grad_row(self.activation, &g[i * n..(i + 1) * n], a, d),
-                Upstream::Outer { col, row } => outer_grad_row(self.activation, col[i], row, a, d),
-            }
-            if let Some(db) = db.as_deref_mut() {
-                for (s, d) in db.iter_mut().zip(&*d) {
-                    *s += d;
-                }
-            }
-            if let Some(dw) = dw.as_deref_mut() {
-                for (p, dw_row) in dw.chunks_exact_mut(n).enumerate() {
-                    let x = self.x[i * self.k + p];
-                    for (s, d) in dw_row.iter_mut().zip(&*d) {
-                        *s += x * d;
-                    }
-                }
-            }
-        }
-    }
-}
-
+/// The body of [`pass_rows`].
 #[inline(always)]
 fn pass_rows_body(
     pass: &Pass<'_>,
     range: std::ops::Range<usize>,
-    delta: Option<&mut [f64]>,
-    db: Option<&mut [f64]>,
-    dw: Option<&mut [f64]>,
+    mut delta: Option<&mut [f64]>,
+    mut db: Option<&mut [f64]>,
+    mut dw: Option<&mut [f64]>,
     spare: &mut [f64],
 ) {
-    pass.rows(range, delta, db, dw, spare)
+    let n = pass.n;
+    let first = range.start;
+    for i in range {
+        let a = &pass.a[i * n..(i + 1) * n];
+        let d: &mut [f64] = match delta.as_deref_mut() {
+            Some(delta) => &mut delta[(i - first) * n..(i - first + 1) * n],
+            None => &mut *spare,
+        };
+        match pass.g {
+            Upstream::Matrix(g) => grad_row(pass.activation, &g[i * n..(i + 1) * n], a, d),
+            Upstream::Outer { col, row } => outer_grad_row(pass.activation, col[i], row, a, d),
+        }
+        if let Some(db) = db.as_deref_mut() {
+            for (s, d) in db.iter_mut().zip(&*d) {
+                *s += d;
+            }
+        }
+        if let Some(dw) = dw.as_deref_mut() {
+            for (p, dw_row) in dw.chunks_exact_mut(n).enumerate() {
+                let x = pass.x[i * pass.k + p];
+                for (s, d) in dw_row.iter_mut().zip(&*d) {
+                    *s += x * d;
+                }
+            }
+        }
+    }
 }
 
 /// `d = g ⊙ f'(a)` over a row: the activation ops' rules (`relu`, `sigmoid`, `tanh`).

@@ -23,6 +23,9 @@ impl<'t> Gradients<'t> {
 
     /// d(output)/d`v`, shaped like `v`, as a view into the tape (no copy; `.to_matrix()` copies).
     ///
+    /// One kind of gradient is not stored by the sweep: that of a dense layer's output read only
+    /// by a width-1 dense layer, `δ · Wᵀ` (an outer product). It is computed here when asked for.
+    ///
     /// A node that no parameter flows into, or that the output does not depend on, reads as zeros.
     ///
     /// # Panics
@@ -40,6 +43,10 @@ impl<'t> Gradients<'t> {
         }
         let n = &t.nodes[v.id.index()];
         let (rows, cols, range) = (n.rows, n.cols, n.range());
+        if t.space.is_factored(v.id.0) {
+            // kept factored by the sweep (the gradient under a width-1 dense layer)
+            return MatRef::owned(t.grad(v.id.index()).into_owned(), rows, cols);
+        }
         MatRef::new(Ref::map(t, |t| &t.grads[range]), rows, cols)
     }
 }
@@ -55,14 +62,32 @@ impl fmt::Debug for Gradients<'_> {
 ///
 /// It borrows the tape's storage, so drop it before recording more ops on the same tape.
 pub struct MatRef<'t> {
-    data: Ref<'t, [f64]>,
+    data: Data<'t>,
     rows: usize,
     cols: usize,
 }
 
+/// Where a [`MatRef`]'s entries are: in the tape, or computed when it was asked for.
+enum Data<'t> {
+    Tape(Ref<'t, [f64]>),
+    Owned(Vec<f64>),
+}
+
 impl<'t> MatRef<'t> {
     pub(crate) fn new(data: Ref<'t, [f64]>, rows: usize, cols: usize) -> Self {
-        MatRef { data, rows, cols }
+        MatRef {
+            data: Data::Tape(data),
+            rows,
+            cols,
+        }
+    }
+
+    pub(crate) fn owned(data: Vec<f64>, rows: usize, cols: usize) -> Self {
+        MatRef {
+            data: Data::Owned(data),
+            rows,
+            cols,
+        }
     }
 
     /// Number of rows.
@@ -87,18 +112,18 @@ impl<'t> MatRef<'t> {
     #[inline]
     #[track_caller]
     pub fn item(&self) -> f64 {
-        if self.data.len() != 1 {
+        if self.len() != 1 {
             fail(format_args!(
                 "MatRef::item: a {}x{} matrix is not a scalar",
                 self.rows, self.cols
             ));
         }
-        self.data[0]
+        (**self)[0]
     }
 
     /// A copy as an owned [`Matrix`].
     pub fn to_matrix(&self) -> Matrix {
-        Matrix::new(self.rows, self.cols, self.data.to_vec())
+        Matrix::new(self.rows, self.cols, self.to_vec())
     }
 }
 
@@ -106,7 +131,10 @@ impl Deref for MatRef<'_> {
     type Target = [f64];
     #[inline]
     fn deref(&self) -> &[f64] {
-        &self.data
+        match &self.data {
+            Data::Tape(data) => data,
+            Data::Owned(data) => data,
+        }
     }
 }
 
@@ -121,19 +149,19 @@ impl Index<(usize, usize)> for MatRef<'_> {
             self.rows,
             self.cols
         );
-        &self.data[r * self.cols + c]
+        &(**self)[r * self.cols + c]
     }
 }
 
 impl fmt::Display for MatRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_rows(f, self.rows, self.cols, &self.data)
+        write_rows(f, self.rows, self.cols, self)
     }
 }
 
 impl fmt::Debug for MatRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "MatRef {}x{} ", self.rows, self.cols)?;
-        write_rows(f, self.rows, self.cols, &self.data)
+        write_rows(f, self.rows, self.cols, self)
     }
 }

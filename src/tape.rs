@@ -8,6 +8,7 @@
 //! length, since every forward kernel overwrites its output), so after the first step of a
 //! training loop, recording and differentiating a step of the same shape allocates nothing.
 
+use std::borrow::Cow;
 use std::cell::{Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
@@ -76,9 +77,28 @@ pub(crate) struct Inner {
     pub(crate) grads: Vec<f64>,
     /// Nodes `0..grads_for` hold gradients from the last backward sweep; later ones have none.
     pub(crate) grads_for: usize,
+    /// What backward rules keep besides the gradients.
+    pub(crate) space: SweepSpace,
+    pub(crate) anomaly: AnomalyState,
+}
+
+/// The backward rules' own storage on a tape, kept across sweeps.
+#[derive(Default)]
+pub(crate) struct SweepSpace {
     /// Working space of backward rules (a dense layer's `δ`); keeps its high-water length.
     pub(crate) scratch: Vec<f64>,
-    pub(crate) anomaly: AnomalyState,
+    /// Nodes whose gradient the last sweep kept as an outer product `col · rowᵀ` instead of
+    /// storing it (see `Backward::factor_grad`): the first `rows` entries of the node's gradient
+    /// slot hold `col`, the next `cols` hold `row`.
+    pub(crate) factored: Vec<u32>,
+}
+
+impl SweepSpace {
+    /// Whether the last sweep kept node `index`'s gradient factored.
+    #[inline]
+    pub(crate) fn is_factored(&self, index: u32) -> bool {
+        !self.factored.is_empty() && self.factored.contains(&index)
+    }
 }
 
 /// One node's step of a traced reverse sweep: the upstream gradient it received and what its rule
@@ -99,6 +119,21 @@ impl Inner {
         }
         self.used = end;
         &mut self.values[start..end]
+    }
+
+    /// The gradient of node `index` from the last sweep, computed here if it was kept factored.
+    pub(crate) fn grad(&self, index: usize) -> Cow<'_, [f64]> {
+        let n = &self.nodes[index];
+        let slot = &self.grads[n.range()];
+        if !self.space.is_factored(index as u32) {
+            return Cow::Borrowed(slot);
+        }
+        let (col, row) = slot[..n.rows + n.cols].split_at(n.rows);
+        Cow::Owned(
+            col.iter()
+                .flat_map(|c| row.iter().map(move |r| c * r))
+                .collect(),
+        )
     }
 }
 
@@ -159,7 +194,7 @@ impl Tape {
             used: 0,
             grads: Vec::with_capacity(values),
             grads_for: 0,
-            scratch: Vec::new(),
+            space: SweepSpace::default(),
             anomaly: AnomalyState::default(),
         };
         Tape {
@@ -375,6 +410,7 @@ impl Tape {
         }
         t.grads[out.offset..end].copy_from_slice(seed);
         t.grads_for = 0;
+        t.space.factored.clear();
         if fresh {
             // The plain sweep, with nothing to record or check per node.
             for index in (0..=output.index()).rev() {
@@ -395,7 +431,7 @@ impl Tape {
                     &t.values,
                     below,
                     upstream,
-                    &mut t.scratch,
+                    &mut t.space,
                 );
                 ops::backward(node.op, &mut cx);
             }
@@ -421,7 +457,7 @@ impl Tape {
                         &t.values,
                         below,
                         upstream,
-                        &mut t.scratch,
+                        &mut t.space,
                     ),
                 ),
                 Some(steps) => {
@@ -442,7 +478,7 @@ impl Tape {
                             &t.values,
                             below,
                             upstream,
-                            &mut t.scratch,
+                            &mut t.space,
                         ),
                     );
                     for (input, before) in added.iter_mut() {

@@ -247,6 +247,76 @@ fn linear_act_is_linear_then_the_activation() {
     }
 }
 
+/// Two dense layers, `f` then a width-1 sigmoid layer: inputs X, W₁, b₁, W₂, b₂. The gradient of
+/// the first layer's output, `δ₂ · W₂ᵀ`, is an outer product, which a plain sweep keeps as its
+/// two factors when nothing else uses that output.
+fn two_layer_inputs(rng: &mut StdRng) -> Vec<Matrix> {
+    let (m, k) = (rng.random_range(2..=5), rng.random_range(1..=5));
+    let n = rng.random_range(2..=5);
+    let mut v = dense_inputs(rng, m, k, n);
+    v.push(uniform(rng, n, 1, -1.0, 1.0));
+    v.push(uniform(rng, 1, 1, -1.0, 1.0));
+    v
+}
+
+#[test]
+fn the_gradient_under_a_width_1_layer_matches_finite_differences() {
+    use chainrule::nn::Activation::{self, *};
+    for f in [Identity, Sigmoid, Relu, Tanh] {
+        check_op(
+            &format!("{f:?} under a width-1 layer"),
+            two_layer_inputs,
+            |v| {
+                let h = v[0].linear_act(v[1], v[2], f);
+                project(h.linear_act(v[3], v[4], Activation::Sigmoid))
+            },
+        );
+        // The same output used once more, recorded after the width-1 layer or before it: its
+        // gradient is a sum, and is stored.
+        check_op(&format!("{f:?}, then a sum"), two_layer_inputs, |v| {
+            let h = v[0].linear_act(v[1], v[2], f);
+            project(h.linear_act(v[3], v[4], Activation::Sigmoid)) + h.sum()
+        });
+        check_op(&format!("{f:?}, a sum first"), two_layer_inputs, |v| {
+            let h = v[0].linear_act(v[1], v[2], f);
+            let s = h.sum();
+            project(h.linear_act(v[3], v[4], Activation::Sigmoid)) + s
+        });
+    }
+}
+
+#[test]
+fn a_gradient_kept_factored_reads_as_the_stored_one() {
+    use chainrule::nn::Activation;
+    use chainrule::Tape;
+    // A plain sweep keeps dL/dH factored; in anomaly mode every gradient is stored. Both are
+    // the products δ₂[i] · W₂[j], so they agree to the bit, and so does everything below H.
+    for seed in 0..5 {
+        let inputs = two_layer_inputs(&mut rng(seed));
+        let run = |stored: bool| {
+            let tape = Tape::new();
+            tape.set_anomaly_detection(stored);
+            let v: Vec<Var<'_>> = inputs.iter().map(|x| tape.param(x)).collect();
+            let h = v[0].linear_act(v[1], v[2], Activation::Tanh);
+            let y = h.linear_act(v[3], v[4], Activation::Sigmoid);
+            let grads = tape.backward(project(y));
+            let mut out = vec![grads.wrt(h).to_matrix()];
+            out.extend(v.iter().map(|&v| grads.wrt(v).to_matrix()));
+            let graph = chainrule::viz::to_graph(&tape);
+            let shown = graph[petgraph::graph::NodeIndex::new(h.id().index())]
+                .grad
+                .clone();
+            assert_eq!(
+                shown.as_ref(),
+                Some(&out[0]),
+                "seed {seed}: to_graph's dL/dH"
+            );
+            out
+        };
+        assert_eq!(run(false), run(true), "seed {seed}");
+    }
+}
+
 #[test]
 fn transpose_gradient_matches_finite_differences() {
     check_op("transpose", one(-2.0, 2.0), |v| project(v[0].t()));

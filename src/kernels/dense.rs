@@ -72,8 +72,8 @@ pub(crate) enum Upstream<'a> {
     /// A stored m×n matrix.
     Matrix(&'a [f64]),
     /// The outer product `G[i][j] = col[i] · row[j]`: the δ of a width-1 layer above (`col`,
-    /// m entries) times its weights (`row`, n entries), never stored. Only the hand path uses
-    /// it; the tape stores `G` (the layer above is a node of its own).
+    /// m entries) times its weights (`row`, n entries), never stored. The tape keeps such a
+    /// gradient factored when nothing else adds to it (`Backward::factor_grad`).
     Outer { col: &'a [f64], row: &'a [f64] },
 }
 

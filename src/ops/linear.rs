@@ -101,6 +101,8 @@ pub(crate) fn forward(
 ///
 /// One pass over the rows makes `δ` (kept in the tape's scratch space only if a product needs
 /// it; with no activation, `δ` is `G` itself) and sums `db`, and `dW` too when `X` is thin.
+/// Under a width-1 layer, `dX = δ · Wᵀ` is left as its two factors, and the rule of the layer
+/// below reads `G` from them (as the hand path does).
 // Out of line: a scalar graph's sweep dispatches every node through the same `match`, and this
 // rule, large and never used there, would otherwise be inlined into it.
 #[inline(never)]
@@ -110,10 +112,17 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
     let (m, k) = cx.input_shape(0);
     let n = cx.input_shape(1).1;
     let (wants_x, wants_w, wants_b) = (cx.wants(0), cx.wants(1), cx.wants(2));
+    // Under a width-1 layer, G may have been kept as the factors of δ' · W'ᵀ (see below).
+    let upstream = match cx.factored_upstream() {
+        Some((col, row)) => Upstream::Outer { col, row },
+        None => Upstream::Matrix(g),
+    };
+    let stored = matches!(upstream, Upstream::Matrix(_));
     // A thin input's weight gradient is summed in the pass; otherwise it is a product.
     let thin_w = wants_w && k <= THIN_K;
-    let keep = f != Activation::Identity && (wants_x || (wants_w && !thin_w));
-    let mut scratch = std::mem::take(&mut *cx.scratch);
+    // δ is G itself with no activation, if G is stored.
+    let keep = (f != Activation::Identity || !stored) && (wants_x || (wants_w && !thin_w));
+    let mut scratch = std::mem::take(&mut cx.space.scratch);
     let (delta_len, sums_len) = (if keep { m * n } else { 0 }, n + k * n);
     if scratch.len() < delta_len + sums_len {
         scratch.resize(delta_len + sums_len, 0.0);
@@ -126,7 +135,7 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
         delta_pass(
             f,
             n,
-            Upstream::Matrix(g),
+            upstream,
             y,
             keep.then_some(&mut *delta),
             wants_b.then_some(&mut *db),
@@ -134,8 +143,12 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
         );
     }
     let d: &[f64] = if keep { delta } else { g };
-    if let Some(dx) = cx.grad_out(0) {
-        matmul::backward_lhs(d, w, (m, k, n), dx);
+    // With one output column, dX = δ · Wᵀ is the outer product of δ (m) and W (k): if X is a
+    // dense layer used only here, its rule reads the factors instead of a stored m×k matrix.
+    if wants_x && !(n == 1 && cx.factor_grad(0, d, w)) {
+        if let Some(dx) = cx.grad_out(0) {
+            matmul::backward_lhs(d, w, (m, k, n), dx);
+        }
     }
     if let Some(dw_out) = cx.grad_out(1) {
         if thin_w {
@@ -147,5 +160,5 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
     if let Some(db_out) = cx.grad_out(2) {
         db_out.add(db.iter().copied());
     }
-    *cx.scratch = scratch;
+    cx.space.scratch = scratch;
 }

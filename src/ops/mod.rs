@@ -16,7 +16,7 @@ use std::fmt;
 
 use crate::kernels::pool::halves;
 use crate::nn::Activation;
-use crate::tape::{fail, Node, NodeId, Var};
+use crate::tape::{fail, Node, NodeId, SweepSpace, Var};
 
 pub(crate) mod add;
 pub(crate) mod add_row;
@@ -482,8 +482,9 @@ pub(crate) struct Backward<'a> {
     grads: &'a mut [f64],
     /// dL/d(this node).
     pub(crate) upstream: &'a [f64],
-    /// Working space a rule may use (the tape's; it keeps its high-water length).
-    pub(crate) scratch: &'a mut Vec<f64>,
+    /// The tape's working space for rules, and the gradients this sweep keeps factored (see
+    /// [`Backward::factor_grad`]).
+    pub(crate) space: &'a mut SweepSpace,
 }
 
 impl<'a> Backward<'a> {
@@ -494,7 +495,7 @@ impl<'a> Backward<'a> {
         values: &'a [f64],
         grads: &'a mut [f64],
         upstream: &'a [f64],
-        scratch: &'a mut Vec<f64>,
+        space: &'a mut SweepSpace,
     ) -> Self {
         Backward {
             node: &nodes[index],
@@ -504,7 +505,7 @@ impl<'a> Backward<'a> {
             values,
             grads,
             upstream,
-            scratch,
+            space,
         }
     }
 
@@ -541,6 +542,61 @@ impl<'a> Backward<'a> {
             out.d.fill(0.0);
         }
         Some(out.d)
+    }
+
+    /// Sets input `i`'s gradient to the outer product `col · rowᵀ` without computing it, if it
+    /// can be kept factored; returns whether it was.
+    ///
+    /// It can when this is the input's only use in a plain sweep (so nothing else adds to its
+    /// gradient) and the input is a dense layer's output ([`Op::Linear`]), whose rule reads the
+    /// factors as they are ([`Backward::factored_upstream`]); the slot must hold both factors.
+    /// That is the gradient under a width-1 layer, `δ · Wᵀ` with δ m×1: the m×k matrix is
+    /// never written, nor read back. [`Gradients::wrt`](crate::Gradients::wrt) computes it
+    /// if asked.
+    #[inline]
+    pub(crate) fn factor_grad(&mut self, i: usize, col: &[f64], row: &[f64]) -> bool {
+        let (m, k) = (col.len(), row.len());
+        if !self.fresh || m * k < m + k {
+            return false;
+        }
+        let id = self.node.inputs.as_slice()[i];
+        let n = &self.nodes[id.index()];
+        let can = n.last_use == self.index
+            && matches!(n.op, Op::Linear(_))
+            && (n.rows, n.cols) == (m, k)
+            && self.only_use(i);
+        if can {
+            let slot = &mut self.grads[n.range()];
+            slot[..m].copy_from_slice(col);
+            slot[m..m + k].copy_from_slice(row);
+            self.space.factored.push(id.0);
+        }
+        can
+    }
+
+    /// Whether this node is the only one that passes a gradient back to input `i`, through
+    /// that input alone, given that it is the last ([`Node::last_use`]): nothing between the two
+    /// on the tape reads it. (A scan, but only for the rare rule that asks, rather than a use
+    /// count kept by every recorded node.)
+    fn only_use(&self, i: usize) -> bool {
+        let inputs: &[NodeId] = &self.node.inputs;
+        let id = inputs[i];
+        let between = &self.nodes[id.index() + 1..self.index as usize];
+        inputs.iter().filter(|&&j| j == id).count() == 1
+            && between
+                .iter()
+                .all(|u| u.op == Op::Detach || !u.inputs.contains(&id))
+    }
+
+    /// This node's gradient as the factors `(col, row)` of an outer product, if the rule of the
+    /// node it feeds kept it factored ([`Backward::factor_grad`]); `None` if it is stored.
+    #[inline]
+    pub(crate) fn factored_upstream(&self) -> Option<(&'a [f64], &'a [f64])> {
+        if !self.space.is_factored(self.index) {
+            return None;
+        }
+        let (m, k) = (self.node.rows, self.node.cols);
+        Some(self.upstream[..m + k].split_at(m))
     }
 
     /// Input `i`'s gradient for a rule that can overwrite it on the first contribution.

@@ -447,55 +447,44 @@ impl Tape {
             // gradient (the upstream) while writing its inputs' gradients.
             let (below, rest) = t.grads.split_at_mut(node.offset);
             let upstream = &rest[..node.rows * node.cols];
-            match trace.as_deref_mut() {
-                None => ops::backward(
-                    node.op,
-                    &mut Backward::new(
-                        index,
-                        false,
-                        &t.nodes,
-                        &t.values,
-                        below,
-                        upstream,
-                        &mut t.space,
-                    ),
-                ),
-                Some(steps) => {
-                    let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
-                    for &input in &node.inputs {
-                        let n = &t.nodes[input.index()];
-                        if n.requires_grad && !added.iter().any(|(id, _)| *id == input) {
-                            added.push((input, below[n.range()].to_vec()));
-                            below[n.range()].fill(0.0);
-                        }
+            // A trace sets the inputs' gradients aside so the rule writes its contribution alone.
+            let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
+            if trace.is_some() {
+                for &input in &node.inputs {
+                    let n = &t.nodes[input.index()];
+                    if n.requires_grad && !added.iter().any(|(id, _)| *id == input) {
+                        added.push((input, below[n.range()].to_vec()));
+                        below[n.range()].fill(0.0);
                     }
-                    ops::backward(
-                        node.op,
-                        &mut Backward::new(
-                            index,
-                            false,
-                            &t.nodes,
-                            &t.values,
-                            below,
-                            upstream,
-                            &mut t.space,
-                        ),
-                    );
-                    for (input, before) in added.iter_mut() {
-                        let grad = &mut below[t.nodes[input.index()].range()];
-                        for (g, b) in grad.iter_mut().zip(before.iter_mut()) {
-                            // keep the contribution in `before`, and restore the running sum
-                            let contribution = *g;
-                            *g += *b;
-                            *b = contribution;
-                        }
-                    }
-                    steps.push(RawStep {
-                        node: NodeId(index as u32),
-                        upstream: upstream.to_vec(),
-                        added,
-                    });
                 }
+            }
+            ops::backward(
+                node.op,
+                &mut Backward::new(
+                    index,
+                    false,
+                    &t.nodes,
+                    &t.values,
+                    below,
+                    upstream,
+                    &mut t.space,
+                ),
+            );
+            if let Some(steps) = trace.as_deref_mut() {
+                for (input, before) in added.iter_mut() {
+                    let grad = &mut below[t.nodes[input.index()].range()];
+                    for (g, b) in grad.iter_mut().zip(before.iter_mut()) {
+                        // keep the contribution in `before`, and restore the running sum
+                        let contribution = *g;
+                        *g += *b;
+                        *b = contribution;
+                    }
+                }
+                steps.push(RawStep {
+                    node: NodeId(index as u32),
+                    upstream: upstream.to_vec(),
+                    added,
+                });
             }
             if t.anomaly.enabled {
                 if let Some(anomaly) =

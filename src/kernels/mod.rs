@@ -74,6 +74,17 @@ pub const SMALL_GEMM: usize = 256;
 /// its time packing. (Single columns, `n = 1`, have their own loop: see [`gemm`].)
 pub const THIN_K: usize = 4;
 
+/// The packed kernel's sizes, where its behaviour changes (tests cross each of them): the
+/// micro-kernel's `MR`×`NR` tile, the `KC` inner, `MC` row and `NC` column blocks, and the
+/// multiply-adds from which a product is cut in two for two threads.
+pub mod blocking {
+    pub use super::packed::{KC, MC, MR, NC, NR, PARALLEL_MADDS};
+}
+
+/// Passes over at least this many entries run on two threads (elementwise ops and rules, the
+/// streaming products, bias sums).
+pub const PARALLEL_ENTRIES: usize = pool::PARALLEL_ENTRIES;
+
 /// Which GEMM implementation [`gemm_by`] uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GemmPath {
@@ -82,10 +93,8 @@ pub enum GemmPath {
     Auto,
     /// Always the direct loop.
     Loop,
-    /// Always the crate's packed AVX-512 kernel.
-    ///
-    /// # Panics
-    /// [`gemm_by`] panics with this path on a CPU without AVX-512F; see [`packed_available`].
+    /// Always the crate's packed kernel: its AVX-512 micro-kernel, or on a CPU without
+    /// AVX-512F (see [`packed_available`]) a portable one, slower, which runs the same loop nest.
     Packed,
     /// Always `matrixmultiply::dgemm`.
     MatrixMultiply,
@@ -226,11 +235,18 @@ fn product(
     accumulate: bool,
     epilogue: Epilogue<'_>,
 ) {
-    // Real assertions, not debug ones: the unsafe call below relies on them.
+    // Real assertions, not debug ones: the unsafe call below relies on them. Checked products:
+    // wrapping ones would let huge sizes with short buffers through.
+    let fits = |len: usize, rows: usize, cols: usize| rows.checked_mul(cols) == Some(len);
     assert!(
-        a.len() == m * k && b.len() == k * n && c.len() == m * n,
-        "gemm: buffers do not fit {m}x{k} by {k}x{n}"
+        fits(a.len(), m, k) && fits(b.len(), k, n) && fits(c.len(), m, n),
+        "gemm: buffers of {}, {} and {} entries do not fit {m}x{k} by {k}x{n} into {m}x{n}",
+        a.len(),
+        b.len(),
+        c.len()
     );
+    // Each factor pair fits in memory, but all three together may not fit in a usize.
+    let madds = m.saturating_mul(k).saturating_mul(n);
     // (row stride, column stride) of each logical operand inside its row-major buffer.
     let (rsa, csa) = match a_layout {
         Layout::AsIs => (k, 1),
@@ -241,7 +257,7 @@ fn product(
         Layout::Transposed => (1, k),
     };
     let use_loop = match path {
-        GemmPath::Auto => m * k * n <= SMALL_GEMM,
+        GemmPath::Auto => madds <= SMALL_GEMM,
         GemmPath::Loop => true,
         GemmPath::Packed | GemmPath::MatrixMultiply => false,
     };
@@ -261,7 +277,7 @@ fn product(
             // Aᵀ·G with few columns in A (the weight gradient of a 2-feature input layer): one
             // pass over the rows of G per row of C, which stays in cache; the rows of C are
             // shared between the two threads.
-            pool::halves(c, n, m * k * n, |first, part| {
+            pool::halves(c, n, madds, |first, part| {
                 thin_at_part(first / n, part, (k, n), (a, rsa, csa), (b, rsb), accumulate)
             });
             finish(c, n, epilogue);
@@ -469,7 +485,7 @@ fn row_axpy_gemm(
     accumulate: bool,
     epilogue: Epilogue<'_>,
 ) {
-    pool::halves(c, n, m * k * n, |first, part| {
+    pool::halves(c, n, m.saturating_mul(k * n), |first, part| {
         row_axpy_part(
             first / n,
             part,
@@ -571,10 +587,7 @@ mod tests {
 
     #[test]
     fn packed_kernel_matches_naive_product_on_edges_blocks_and_threads() {
-        if !packed_available() {
-            eprintln!("skipped: this CPU has no AVX-512F");
-            return;
-        }
+        // (Without AVX-512F, the portable micro-kernel runs the same loop nest.)
         // Tiles cut by the edges (m, n not multiples of 8 and 16), k across several KC blocks,
         // n across NC blocks, and products large enough to be split between two threads.
         for &(m, k, n) in &[
@@ -595,9 +608,7 @@ mod tests {
         // The direct loop, row-axpy (k = 2), thin Aᵀ (m = 2), gemv (n = 1), the packed kernel on
         // one thread with edge tiles, split by rows, and split by the inner size.
         let mut shapes = vec![(3, 2, 4), (300, 2, 40), (2, 300, 40), (301, 40, 1)];
-        if packed_available() {
-            shapes.extend([(130, 513, 40), (300, 256, 256), (64, 2048, 16)]);
-        }
+        shapes.extend([(130, 513, 40), (300, 256, 256), (64, 2048, 16)]);
         for (m, k, n) in shapes {
             let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
             let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();

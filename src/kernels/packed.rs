@@ -15,7 +15,9 @@
 //! The micro-kernel keeps an 8×16 tile of `C` in sixteen AVX-512 registers and adds one rank-1
 //! update per step of `k`: two loads of `B`, eight broadcasts of `A`, sixteen fused multiply-adds.
 //! It needs AVX-512F; [`available`] says whether this machine has it, and [`super::gemm`] uses
-//! matrixmultiply when it does not.
+//! matrixmultiply when it does not. (There a portable micro-kernel stands in, for
+//! `GemmPath::Packed`: slower, but it runs the same blocks, edges and cuts, so they are tested on
+//! every machine.)
 //!
 //! Large products are cut in two halves (see [`PARALLEL_MADDS`]) that run on the two threads of
 //! [`pool::join`], each half through the whole loop nest with its own packing buffers. Where the
@@ -29,19 +31,19 @@ use super::pool;
 use crate::nn::Activation;
 
 /// Rows of the micro-kernel's tile.
-pub(crate) const MR: usize = 8;
+pub const MR: usize = 8;
 /// Columns of the micro-kernel's tile (two 8-wide AVX-512 vectors).
-pub(crate) const NR: usize = 16;
+pub const NR: usize = 16;
 /// Inner-size block: a packed `KC×NR` panel of `B` (32 KB) stays in the L1 cache.
-const KC: usize = 256;
+pub const KC: usize = 256;
 /// Row block: a packed `MC×KC` block of `A` (128 KB) stays in the L2 cache.
-const MC: usize = 128;
+pub const MC: usize = 128;
 /// Column block: a packed `KC×NC` block of `B` (2 MB) stays in the L3 cache.
-const NC: usize = 1024;
+pub const NC: usize = 1024;
 /// Products with fewer multiply-adds than this stay on one thread: handing work to the other
 /// thread costs a few microseconds. Larger ones are split in two, along the rows of `A` or its
 /// inner size, whichever is larger, with each half run by [`serial`].
-const PARALLEL_MADDS: usize = 1 << 20;
+pub const PARALLEL_MADDS: usize = 1 << 20;
 
 /// Whether this machine can run the micro-kernel.
 pub(crate) fn available() -> bool {
@@ -87,7 +89,7 @@ thread_local! {
 /// the inner size is added (while the tile is in cache).
 ///
 /// # Panics
-/// If the micro-kernel is not [`available`], or a view does not cover its matrix.
+/// If a view does not cover its matrix.
 pub(crate) fn gemm(
     (m, k, n): (usize, usize, usize),
     a: Strided<'_>,
@@ -96,13 +98,20 @@ pub(crate) fn gemm(
     accumulate: bool,
     epilogue: Epilogue<'_>,
 ) {
-    assert!(available(), "packed gemm: this CPU has no AVX-512F");
-    assert_eq!(c.len(), m * n, "packed gemm: C is not {m}x{n}");
+    assert!(
+        m.checked_mul(n) == Some(c.len()),
+        "packed gemm: C has {} entries, not {m}x{n}",
+        c.len()
+    );
     for (x, rows, cols) in [(a, m, k), (b, k, n)] {
-        let last = (rows.max(1) - 1) * x.rs + (cols.max(1) - 1) * x.cs;
+        // Checked: with wrapping arithmetic, huge sizes could pass and index out of bounds.
+        let last = (rows.max(1) - 1)
+            .checked_mul(x.rs)
+            .and_then(|r| (cols.max(1) - 1).checked_mul(x.cs)?.checked_add(r));
         assert!(
-            rows == 0 || cols == 0 || last < x.data.len(),
-            "packed gemm: view too short"
+            rows == 0 || cols == 0 || last.is_some_and(|last| last < x.data.len()),
+            "packed gemm: a {rows}x{cols} view does not fit in {} entries",
+            x.data.len()
         );
     }
     if m == 0 || n == 0 {
@@ -117,41 +126,77 @@ pub(crate) fn gemm(
         }
         return;
     }
-    if m * k * n < PARALLEL_MADDS {
-        serial((m, k, n), a, b, c, accumulate, epilogue);
-    } else if m >= k {
-        // Split the rows of A and C (at a multiple of MC); each half packs all of B, which is
-        // small next to A when m is the largest size.
-        let half = (m / MC).div_ceil(2) * MC;
-        let (top, bottom) = c.split_at_mut(half * n);
-        let bottom_a = a.offset(half * a.rs);
-        pool::join(
-            || serial((half, k, n), a, b, top, accumulate, epilogue),
-            || serial((m - half, k, n), bottom_a, b, bottom, accumulate, epilogue),
-        );
-    } else {
-        // Split the inner size (at a multiple of KC): C (+)= A₁B₁ here, A₂B₂ on the other side
-        // into a scratch buffer, added afterwards. The split depends on the shape only, so the
-        // sum is the same whether or not the halves ran in parallel.
-        let half = (k / KC).div_ceil(2) * KC;
-        let (a2, b2) = (a.offset(half * a.cs), b.offset(half * b.rs));
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            scratch.clear();
-            scratch.resize(m * n, 0.0);
-            let second = &mut scratch[..];
+    match split((m, k, n)) {
+        Split::None => serial((m, k, n), a, b, c, accumulate, epilogue),
+        Split::Rows(half) => {
+            // Each half packs all of B, which is small next to A when m is the largest size.
+            let (top, bottom) = c.split_at_mut(half * n);
+            let bottom_a = a.offset(half * a.rs);
             pool::join(
-                || serial((m, half, n), a, b, c, accumulate, Epilogue::NONE),
-                || serial((m, k - half, n), a2, b2, second, false, Epilogue::NONE),
+                || serial((half, k, n), a, b, top, accumulate, epilogue),
+                || serial((m - half, k, n), bottom_a, b, bottom, accumulate, epilogue),
             );
-            for (c, s) in c.chunks_exact_mut(n).zip(second.chunks_exact(n)) {
-                for (c, s) in c.iter_mut().zip(s) {
-                    *c += s;
+        }
+        Split::Inner(half) => {
+            // C (+)= A₁B₁ here, A₂B₂ on the other side into a scratch buffer, added afterwards.
+            let (a2, b2) = (a.offset(half * a.cs), b.offset(half * b.rs));
+            SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.clear();
+                scratch.resize(m * n, 0.0);
+                let second = &mut scratch[..];
+                pool::join(
+                    || serial((m, half, n), a, b, c, accumulate, Epilogue::NONE),
+                    || serial((m, k - half, n), a2, b2, second, false, Epilogue::NONE),
+                );
+                for (c, s) in c.chunks_exact_mut(n).zip(second.chunks_exact(n)) {
+                    for (c, s) in c.iter_mut().zip(s) {
+                        *c += s;
+                    }
+                    epilogue.apply(c, 0);
                 }
-                epilogue.apply(c, 0);
-            }
-        });
+            });
+        }
     }
+}
+
+/// How [`gemm`] cuts a product in two for the two threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// One thread does it all.
+    None,
+    /// Rows `0..half` of A and C on one side, the rest on the other.
+    Rows(usize),
+    /// The inner size `0..half` on one side, `half..k` on the other, summed afterwards.
+    Inner(usize),
+}
+
+/// Where a product is cut, from its shape only, so the result does not depend on whether the
+/// second thread ran. Both sides of a cut get at least one row (or one step of `k`): a cut at 0
+/// would leave one side with nothing to do, and a side with `k = 0` writes nothing, so an output
+/// that should have been overwritten would keep its old contents.
+///
+/// Products below [`PARALLEL_MADDS`] stay whole. Otherwise the rows are cut when there are at
+/// least as many rows as steps of `k`, and the inner size when `k` is the larger; each at a
+/// multiple of its cache block ([`MC`] rows, [`KC`] steps) when that leaves both sides some work,
+/// else near the middle (at a multiple of [`MR`] rows, so each side's tiles stay whole).
+pub(crate) fn split((m, k, n): (usize, usize, usize)) -> Split {
+    if m.saturating_mul(k).saturating_mul(n) < PARALLEL_MADDS {
+        return Split::None;
+    }
+    if m >= k {
+        cut(m, MC, MR).map_or(Split::None, Split::Rows)
+    } else {
+        cut(k, KC, 1).map_or(Split::None, Split::Inner)
+    }
+}
+
+/// A cut of `0..size` into two non-empty parts: at a multiple of `block` if one lies inside,
+/// else at a multiple of `unit` near the middle; `None` if no such cut exists.
+fn cut(size: usize, block: usize, unit: usize) -> Option<usize> {
+    let inside = |half: usize| (half > 0 && half < size).then_some(half);
+    inside((size / block).div_ceil(2) * block)
+        .or_else(|| inside(size.div_ceil(unit).div_ceil(2) * unit))
 }
 
 /// One thread's share of [`gemm`]: the loop nest of the module docs, with this thread's packing
@@ -285,8 +330,7 @@ fn write_tile(
             None => (std::ptr::null(), false),
         };
         // SAFETY: the panels hold kc×MR and kc×NR entries, `c` covers an MR×NR tile with row
-        // stride `rsc` (all asserted above), and `bias` is null or has NR entries (sliced);
-        // `available()` was checked by `gemm`.
+        // stride `rsc` (all asserted above), and `bias` is null or has NR entries (sliced).
         unsafe {
             micro_kernel(
                 kc,
@@ -416,15 +460,86 @@ fn grow(buffer: &mut Vec<f64>, len: usize) -> &mut [f64] {
 
 /// `C[0..MR][0..NR] (+)= Σ_p a[p][·] ⊗ b[p][·]` for packed panels `a` (`kc×MR`) and `b`
 /// (`kc×NR`), `C` with row stride `rsc`; then, before the store, `+ bias[·]` if `bias` is not
-/// null and `max(·, 0)` if `relu` (as `dense::activate`: NaN stays NaN).
+/// null and `max(·, 0)` if `relu` (as `dense::activate`: NaN stays NaN). In AVX-512 registers
+/// where the CPU has them; otherwise by [`portable_kernel`], so that the loop nest (its blocks,
+/// edges and cuts) runs, and is tested, on every machine. ([`super::gemm`] sends large products
+/// to matrixmultiply on such CPUs; only `GemmPath::Packed` asks for this path there.)
 ///
 /// # Safety
-/// The CPU has AVX-512F; `a` and `b` point to `kc·MR` and `kc·NR` readable entries; `c` points
-/// to an `MR×NR` tile with row stride `rsc`, writable, not overlapping `a` or `b`; `bias` is
-/// null or points to `NR` readable entries.
+/// `a` and `b` point to `kc·MR` and `kc·NR` readable entries; `c` points to an `MR×NR` tile
+/// with row stride `rsc`, writable, not overlapping `a` or `b`; `bias` is null or points to
+/// `NR` readable entries.
+#[inline(always)]
+unsafe fn micro_kernel(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    rsc: usize,
+    epilogue: (bool, *const f64, bool),
+) {
+    #[cfg(target_arch = "x86_64")]
+    if available() {
+        // SAFETY: this CPU has AVX-512F; the pointers are as the caller promised.
+        return unsafe { avx512_kernel(kc, a, b, c, rsc, epilogue) };
+    }
+    // SAFETY: as the caller promised.
+    unsafe { portable_kernel(kc, a, b, c, rsc, epilogue) }
+}
+
+/// [`micro_kernel`] in plain Rust: the same sums in the same order of `p`, each product added
+/// unfused (so the last bit can differ from the AVX-512 kernel's fused multiply-adds).
+///
+/// # Safety
+/// As [`micro_kernel`].
+#[inline(always)]
+unsafe fn portable_kernel(
+    kc: usize,
+    a: *const f64,
+    b: *const f64,
+    c: *mut f64,
+    rsc: usize,
+    (add, bias, relu): (bool, *const f64, bool),
+) {
+    // SAFETY: the caller promises these extents.
+    let (a, b) = unsafe {
+        (
+            std::slice::from_raw_parts(a, kc * MR),
+            std::slice::from_raw_parts(b, kc * NR),
+        )
+    };
+    let mut acc = [[0.0; NR]; MR];
+    for (a_p, b_p) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for (acc_row, &a_rp) in acc.iter_mut().zip(a_p) {
+            for (acc, &b_pj) in acc_row.iter_mut().zip(b_p) {
+                *acc += a_rp * b_pj;
+            }
+        }
+    }
+    for (r, acc_row) in acc.iter().enumerate() {
+        // SAFETY: row r of the tile: NR writable entries at `c + r·rsc`.
+        let row = unsafe { std::slice::from_raw_parts_mut(c.add(r * rsc), NR) };
+        for (j, (c, &acc)) in row.iter_mut().zip(acc_row).enumerate() {
+            let mut sum = if add { *c + acc } else { acc };
+            if !bias.is_null() {
+                // SAFETY: `bias` has NR entries.
+                sum += unsafe { *bias.add(j) };
+            }
+            if relu && sum < 0.0 {
+                sum = 0.0;
+            }
+            *c = sum;
+        }
+    }
+}
+
+/// [`micro_kernel`] in AVX-512 registers.
+///
+/// # Safety
+/// The CPU has AVX-512F, and the pointers are as [`micro_kernel`] requires.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn micro_kernel(
+unsafe fn avx512_kernel(
     kc: usize,
     a: *const f64,
     b: *const f64,
@@ -465,15 +580,61 @@ unsafe fn micro_kernel(
     }
 }
 
-/// Never called: [`available`] is false off x86-64.
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn micro_kernel(
-    _: usize,
-    _: *const f64,
-    _: *const f64,
-    _: *mut f64,
-    _: usize,
-    _: (bool, *const f64, bool),
-) {
-    unreachable!("packed gemm needs AVX-512F")
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cut_leaves_both_sides_work() {
+        // A side with no rows writes nothing, and a side with k = 0 leaves C as it was: the
+        // product m < k < KC once cut its inner size at 0 and kept C's stale contents.
+        for m in 1..=300 {
+            for k in (1..=600).step_by(7) {
+                let n = PARALLEL_MADDS.div_ceil(m * k);
+                match split((m, k, n)) {
+                    // Rows are cut between whole tiles: a single row of tiles stays whole.
+                    Split::None => assert!(m >= k && m <= MR, "{m}x{k}x{n} left on one thread"),
+                    Split::Rows(half) => {
+                        assert!(
+                            m >= k && half > 0 && half < m,
+                            "{m}x{k}x{n}: rows cut at {half}"
+                        );
+                        assert!(half % MR == 0 || half == m.div_ceil(2), "{m}: {half}");
+                    }
+                    Split::Inner(half) => {
+                        assert!(
+                            k > m && half > 0 && half < k,
+                            "{m}x{k}x{n}: k cut at {half}"
+                        )
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            split((10, 10, 10)),
+            Split::None,
+            "small products stay whole"
+        );
+    }
+
+    #[test]
+    fn a_view_that_does_not_fit_is_refused_even_when_its_extent_overflows() {
+        let data = [0.0; 4];
+        let view = Strided {
+            data: &data,
+            rs: usize::MAX / 2,
+            cs: 1,
+        };
+        let ok = Strided {
+            data: &data,
+            rs: 2,
+            cs: 1,
+        };
+        let mut c = [0.0; 4];
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            gemm((2, 2, 2), view, ok, &mut c, false, Epilogue::NONE)
+        }));
+        assert!(refused.is_err());
+        assert_eq!(c, [0.0; 4]);
+    }
 }

@@ -36,7 +36,8 @@ pub(crate) fn join<A: FnOnce(), B: FnOnce() + Send>(a: A, b: B) {
         b();
         return;
     };
-    if pool.busy.swap(true, Ordering::Acquire) {
+    // A child made by `fork` inherits the pool but not its thread: nobody would run `b`.
+    if pool.process != std::process::id() || pool.busy.swap(true, Ordering::Acquire) {
         a();
         b();
         return;
@@ -116,6 +117,10 @@ fn split_in_two(out: &mut [f64], unit: usize, f: impl Fn(usize, &mut [f64]) + Sy
 struct Job(*mut (dyn FnMut() + Send + 'static));
 
 struct Pool {
+    /// The process that started the worker. After a `fork`, the child has the pool (memory is
+    /// copied) but no worker thread (only the forking thread survives), so `join` runs both
+    /// sides itself there, rather than wait for ever.
+    process: u32,
     /// Set while a `join` owns the worker.
     busy: AtomicBool,
     /// The job of the current `join`; see the protocol in `join` and `run`.
@@ -144,6 +149,7 @@ fn worker() -> Option<&'static Pool> {
             return None;
         }
         let pool: &'static Pool = Box::leak(Box::new(Pool {
+            process: std::process::id(),
             busy: AtomicBool::new(false),
             job: UnsafeCell::new(None),
             posted: AtomicBool::new(false),
@@ -184,11 +190,26 @@ fn run(pool: &'static Pool) {
         let job = unsafe { (*pool.job.get()).take() };
         let ok = match job {
             // SAFETY: see `join`: the closure is alive until `finished` is set below.
-            Some(Job(job)) => catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() })).is_ok(),
+            Some(Job(job)) => match catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() })) {
+                Ok(()) => true,
+                Err(payload) => {
+                    drop_payload(payload);
+                    false
+                }
+            },
             None => true,
         };
         pool.panicked.store(!ok, Ordering::Relaxed);
         pool.finished.store(true, Ordering::Release);
+    }
+}
+
+/// Drops a panic's payload without letting a panic in its `Drop` unwind out of the worker: that
+/// would end the thread before it sets `finished`, and leave the caller of `join` spinning. A
+/// payload of the payload is leaked, the one thing that cannot panic.
+fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(nested) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(nested);
     }
 }
 
@@ -225,6 +246,44 @@ mod tests {
             },
         );
         assert_eq!((left, right, inner), (1, 2, 1));
+    }
+
+    #[test]
+    fn the_worker_survives_a_panic_whose_payload_panics_when_dropped() {
+        /// A panic payload whose `Drop` panics too.
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("the payload's drop panics");
+            }
+        }
+        if worker().is_none() {
+            eprintln!("skipped: no worker thread on this machine or build");
+            return;
+        }
+        // If the worker died, the second join would spin for ever: a watchdog fails the test.
+        let done = std::sync::Arc::new(AtomicBool::new(false));
+        let watched = done.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(60));
+            if !watched.load(Ordering::Acquire) {
+                eprintln!("the worker died: a join after the panicking payload hung");
+                std::process::abort();
+            }
+        });
+        for _ in 0..3 {
+            let joined = std::panic::catch_unwind(|| {
+                join(|| {}, || std::panic::panic_any(Bomb));
+            });
+            // When `join` ran inline (another test held the worker), the bomb itself comes back.
+            let payload = joined.expect_err("the panic reaches the caller");
+            std::mem::forget(payload);
+            // The worker takes the next job (spinning on `busy` would not prove it ran it).
+            let (mut left, mut right) = (0, 0);
+            join(|| left = 1, || right = 2);
+            assert_eq!((left, right), (1, 2));
+        }
+        done.store(true, Ordering::Release);
     }
 
     #[test]

@@ -49,13 +49,16 @@ pub(crate) struct Node {
     pub(crate) offset: usize,
     /// Whether any parameter flows into this node; backward does no work for nodes without one.
     pub(crate) requires_grad: bool,
-    /// The last node recorded so far that passes a gradient back to this one ([`NO_USE`] if
-    /// none): in the reverse sweep it is the first to reach this node, so its rule may write
-    /// the gradient outright instead of adding to a zero-filled buffer.
+    /// During a reverse sweep: the first node of the sweep (the last on the tape) whose rule
+    /// passes a gradient back to this one, or [`NO_USE`] if none has yet. The sweep sets it when
+    /// it reaches that consumer, so it names only consumers the output depends on: a node still
+    /// at `NO_USE` when the sweep reaches it is on a dead branch, and its rule does not run.
+    /// The consumer it names may write the gradient outright instead of adding to a zero-filled
+    /// buffer. Between sweeps it is `NO_USE` on every node.
     pub(crate) last_use: u32,
 }
 
-/// [`Node::last_use`] of a node that nothing passes a gradient back to.
+/// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
 pub(crate) const NO_USE: u32 = u32::MAX;
 
 impl Node {
@@ -79,6 +82,9 @@ pub(crate) struct Inner {
     pub(crate) grads_for: usize,
     /// What backward rules keep besides the gradients.
     pub(crate) space: SweepSpace,
+    /// Set while a sweep runs: still set at the start of the next one only if a rule panicked
+    /// half-way, leaving some [`Node::last_use`] marks behind.
+    pub(crate) sweeping: bool,
     pub(crate) anomaly: AnomalyState,
 }
 
@@ -119,6 +125,39 @@ impl Inner {
         }
         self.used = end;
         &mut self.values[start..end]
+    }
+
+    /// The sweep's visit to node `index`, on its way down from `output`: whether its rule runs.
+    ///
+    /// It runs if the node is the output, or a rule that ran has passed it a gradient (its
+    /// [`Node::last_use`] mark), and if a parameter flows into it and it has a rule. Then each
+    /// input that takes a gradient and has no mark yet gets this node's: the first live consumer
+    /// in the sweep, whose rule may write that gradient outright. A node the output does not
+    /// depend on keeps a zero gradient (written here when `zero_unreached`, i.e. when the
+    /// buffer was not zero-filled), and the mark is cleared for the next sweep.
+    #[inline(always)]
+    fn reach(&mut self, index: usize, output: NodeId, zero_unreached: bool) -> bool {
+        let node = &mut self.nodes[index];
+        let reached = index == output.index() || node.last_use != NO_USE;
+        node.last_use = NO_USE;
+        if !reached || !node.requires_grad {
+            if zero_unreached && index != output.index() {
+                self.grads[node.range()].fill(0.0);
+            }
+            return false;
+        }
+        if node.op.is_leaf() || node.op == Op::Detach {
+            return false;
+        }
+        let this = index as u32;
+        for k in 0..node.inputs.len() {
+            let input = self.nodes[index].inputs[k];
+            let n = &mut self.nodes[input.index()];
+            if n.requires_grad && n.last_use == NO_USE {
+                n.last_use = this;
+            }
+        }
+        true
     }
 
     /// The gradient of node `index` from the last sweep, computed here if it was kept factored.
@@ -195,6 +234,7 @@ impl Tape {
             grads: Vec::with_capacity(values),
             grads_for: 0,
             space: SweepSpace::default(),
+            sweeping: false,
             anomaly: AnomalyState::default(),
         };
         Tape {
@@ -304,27 +344,6 @@ impl Tape {
         t.nodes.truncate(mark.nodes);
         t.used = mark.values;
         t.grads_for = t.grads_for.min(mark.nodes);
-        // A kept node whose last use was cut off: find its last kept use again.
-        if t.nodes
-            .iter()
-            .any(|n| n.last_use != NO_USE && n.last_use as usize >= mark.nodes)
-        {
-            for n in &mut t.nodes {
-                n.last_use = NO_USE;
-            }
-            for index in 0..t.nodes.len() {
-                let (op, requires_grad) = (t.nodes[index].op, t.nodes[index].requires_grad);
-                if requires_grad && op != Op::Detach {
-                    for k in 0..t.nodes[index].inputs.len() {
-                        let target = t.nodes[index].inputs[k].index();
-                        let input = &mut t.nodes[target];
-                        if input.requires_grad {
-                            input.last_use = index as u32;
-                        }
-                    }
-                }
-            }
-        }
         t.anomaly.locations.truncate(mark.nodes);
         if t.anomaly
             .first
@@ -383,6 +402,11 @@ impl Tape {
 
     /// The reverse sweep: seed the output's gradient, then walk the tape backwards once.
     ///
+    /// Only nodes the output depends on run their rule (see [`Inner::reach`]): a value recorded
+    /// on the side, say a loss printed for a report, never changes a gradient, even where its
+    /// rule would compute `0 · ∞`. The output's own gradient is the seed, whether or not a
+    /// parameter flows into it.
+    ///
     /// With `trace`, each rule's contribution is also recorded (the inputs' gradients are set
     /// aside, the rule runs on zeros, and what it wrote is kept and added back). In anomaly mode
     /// every gradient a rule writes is checked, and the sweep stops at the first non-finite one.
@@ -394,34 +418,34 @@ impl Tape {
     ) -> Result<(), Box<Anomaly>> {
         let mut guard = self.inner.borrow_mut();
         let t = &mut *guard;
+        if std::mem::replace(&mut t.sweeping, true) {
+            // A rule panicked in the last sweep: forget the marks it left.
+            t.nodes.iter_mut().for_each(|n| n.last_use = NO_USE);
+        }
         let out = &t.nodes[output.index()];
         let end = out.offset + seed.len();
-        // The gradient buffer keeps its high-water length, like the value buffer. When the sweep
-        // starts from the last node and nothing watches it (no trace, no anomaly mode), each
-        // gradient is written outright by its first contribution (its node's `last_use`), so the
-        // buffer is not zero-filled; otherwise it is, and every rule adds.
-        let fresh = trace.is_none() && !t.anomaly.enabled && output.index() + 1 == t.nodes.len();
+        // The gradient buffer keeps its high-water length, like the value buffer. When nothing
+        // watches the sweep (no trace, no anomaly mode), each gradient is written outright by its
+        // first contribution, so the buffer is not zero-filled; otherwise it is, and every rule
+        // adds.
+        let watched = trace.is_some() || t.anomaly.enabled;
         if t.grads.len() < end {
             t.grads.resize(end, 0.0);
         }
-        if !fresh {
+        if watched {
             let work = end;
             halves(&mut t.grads[..end], 1, work, |_, part| part.fill(0.0));
         }
         t.grads[out.offset..end].copy_from_slice(seed);
         t.grads_for = 0;
         t.space.factored.clear();
-        if fresh {
+        if !watched {
             // The plain sweep, with nothing to record or check per node.
             for index in (0..=output.index()).rev() {
-                let node = &t.nodes[index];
-                if !node.requires_grad || (node.last_use == NO_USE && index != output.index()) {
-                    // Nothing will reach this node: its gradient reads as zero.
-                    t.grads[node.range()].fill(0.0);
-                }
-                if !node.requires_grad || node.op.is_leaf() {
+                if !t.reach(index, output, true) {
                     continue;
                 }
+                let node = &t.nodes[index];
                 let (below, rest) = t.grads.split_at_mut(node.offset);
                 let upstream = &rest[..node.rows * node.cols];
                 let mut cx = Backward::new(
@@ -436,13 +460,14 @@ impl Tape {
                 ops::backward(node.op, &mut cx);
             }
             t.grads_for = output.index() + 1;
+            t.sweeping = false;
             return Ok(());
         }
         for index in (0..=output.index()).rev() {
-            let node = &t.nodes[index];
-            if !node.requires_grad || node.op.is_leaf() {
+            if !t.reach(index, output, false) {
                 continue;
             }
+            let node = &t.nodes[index];
             // Inputs always sit below the node's offset: split there to read the node's own
             // gradient (the upstream) while writing its inputs' gradients.
             let (below, rest) = t.grads.split_at_mut(node.offset);
@@ -491,11 +516,17 @@ impl Tape {
                     t.anomaly
                         .after_rule(NodeId(index as u32), &t.nodes, &t.values, &t.grads)
                 {
+                    // The nodes below were not reached: clear the marks this sweep left on them.
+                    t.nodes[..index]
+                        .iter_mut()
+                        .for_each(|n| n.last_use = NO_USE);
+                    t.sweeping = false;
                     return Err(Box::new(anomaly));
                 }
             }
         }
         t.grads_for = output.index() + 1;
+        t.sweeping = false;
         Ok(())
     }
 
@@ -602,12 +633,8 @@ impl Tape {
         t.claim(rows * cols);
         let (before, rest) = t.values.split_at_mut(offset);
         let mut requires_grad = false;
-        let this = t.nodes.len() as u32;
         let operands: [Operand<'_>; N] = std::array::from_fn(|k| {
-            let n = &mut t.nodes[inputs[k].id.index()];
-            if n.requires_grad && op != Op::Detach {
-                n.last_use = this;
-            }
+            let n = &t.nodes[inputs[k].id.index()];
             requires_grad |= n.requires_grad;
             Operand {
                 value: &before[n.range()],
@@ -765,7 +792,12 @@ impl<'t> Var<'t> {
             return None;
         }
         let n = &t.nodes[self.id.index()];
-        Some(Matrix::new(n.rows, n.cols, t.grads[n.range()].to_vec()))
+        // Through `Inner::grad`: a gradient the sweep kept as two factors is multiplied out.
+        Some(Matrix::new(
+            n.rows,
+            n.cols,
+            t.grad(self.id.index()).into_owned(),
+        ))
     }
 }
 

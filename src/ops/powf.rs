@@ -1,4 +1,8 @@
 //! `y = xᵖ` for a constant `p`, elementwise. dy/dx = p·xᵖ⁻¹: `dx += g ⊙ p·xᵖ⁻¹`.
+//!
+//! At `p = 0`, `y = 1` is a constant and its derivative is 0 everywhere, including at `x = 0`,
+//! where the formula would read `0 · 0⁻¹ = 0 · ∞ = NaN` (PyTorch defines it the same way). For
+//! `0 < p < 1` at `x = 0` the derivative is `+∞`, as in PyTorch.
 
 use super::Op;
 use crate::tape::Var;
@@ -19,9 +23,12 @@ pub(crate) fn forward(p: f64, x: &[f64], y: &mut [f64]) {
     }
 }
 
-/// Backward: `dx += g ⊙ p·xᵖ⁻¹`.
+/// Backward: `dx += g ⊙ p·xᵖ⁻¹` (nothing at `p = 0`: the derivative of a constant).
 #[inline(always)]
 pub(crate) fn backward(p: f64, g: &[f64], x: &[f64], dx: &mut [f64]) {
+    if p == 0.0 {
+        return;
+    }
     for ((dx, g), x) in dx.iter_mut().zip(g).zip(x) {
         *dx += g * p * x.powf(p - 1.0);
     }

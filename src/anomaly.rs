@@ -157,6 +157,49 @@ impl AnomalyState {
         None
     }
 
+    /// The first non-finite value recorded among the nodes `output` depends on (itself
+    /// included): what a backward sweep from `output` must report. A NaN on a branch the output
+    /// does not use (a value recorded on the side, for a report) is not its concern.
+    ///
+    /// The common case costs nothing: no anomaly at all, or the first one is at `output` or
+    /// below it on a path to it. Otherwise one pass marks what `output` depends on.
+    pub(crate) fn first_for(
+        &self,
+        output: NodeId,
+        nodes: &[Node],
+        values: &[f64],
+    ) -> Option<Anomaly> {
+        let first = self.first.as_ref()?;
+        if first.node > output {
+            return None;
+        }
+        let mut needed = vec![false; output.index() + 1];
+        needed[output.index()] = true;
+        for index in (0..=output.index()).rev() {
+            if needed[index] {
+                for input in &nodes[index].inputs {
+                    needed[input.index()] = true;
+                }
+            }
+        }
+        if needed[first.node.index()] {
+            return Some(first.clone());
+        }
+        let (index, node) = nodes[..=output.index()]
+            .iter()
+            .enumerate()
+            .find(|(i, n)| needed[*i] && values[n.range()].iter().any(|v| !v.is_finite()))?;
+        let found = &values[node.range()];
+        Some(self.describe(
+            Phase::Forward,
+            NodeId(index as u32),
+            nodes,
+            values,
+            found,
+            None,
+        ))
+    }
+
     fn describe(
         &self,
         phase: Phase,

@@ -302,6 +302,24 @@ impl Tape {
         Var { id, tape: self }
     }
 
+    /// A handle to every node, in recording order (the order of the forward pass).
+    ///
+    /// ```
+    /// use chainrule::Tape;
+    /// let tape = Tape::new();
+    /// let x = tape.scalar(2.0);
+    /// let y = (x * x).exp();
+    /// let ops: Vec<String> = tape.vars().map(|v| v.op().to_string()).collect();
+    /// assert_eq!(ops, ["param", "mul", "exp"]);
+    /// # let _ = y;
+    /// ```
+    pub fn vars(&self) -> impl Iterator<Item = Var<'_>> {
+        (0..self.len()).map(move |i| Var {
+            id: NodeId(i as u32),
+            tape: self,
+        })
+    }
+
     /// Number of nodes recorded.
     pub fn len(&self) -> usize {
         self.inner.borrow().nodes.len()
@@ -357,7 +375,10 @@ impl Tape {
     /// Runs the reverse sweep from a 1×1 `output` (a loss) and returns every gradient d`output`/d·.
     ///
     /// Gradients are recomputed from zero on each call, so calling it twice gives the same numbers.
-    /// Nodes that depend on no parameter get no gradient work (their gradient reads as zero).
+    /// Only nodes the output depends on run their backward rule: nodes recorded on the side
+    /// (before or after the output) and nodes that depend on no parameter get no gradient work,
+    /// and their gradient reads as zero, so a value recorded only to be printed never changes a
+    /// gradient. The output's own gradient reads as 1.
     ///
     /// # Panics
     /// If `output` is not 1×1 (reduce it with `.sum()` / `.mean()`, or seed it with
@@ -376,6 +397,9 @@ impl Tape {
 
     /// The vector–Jacobian product: backward from a non-scalar `output` with `seed` as dL/d`output`.
     ///
+    /// As in [`backward`](Tape::backward), only the nodes `output` depends on run their rule;
+    /// `output`'s own gradient reads as `seed`, whether or not a parameter flows into it.
+    ///
     /// # Panics
     /// If `seed`'s shape differs from `output`'s, or `output` belongs to another tape.
     #[inline]
@@ -391,7 +415,7 @@ impl Tape {
                 output.id
             ));
         }
-        if let Some(anomaly) = self.anomaly() {
+        if let Some(anomaly) = self.forward_anomaly(output.id) {
             panic!("{anomaly}");
         }
         if let Err(anomaly) = self.sweep(output.id, seed.as_slice(), None) {
@@ -558,14 +582,23 @@ impl Tape {
         self.inner.borrow().anomaly.first.clone()
     }
 
+    /// The first non-finite value recorded among the nodes `output` depends on, if any
+    /// (anomaly mode only).
+    fn forward_anomaly(&self, output: NodeId) -> Option<Anomaly> {
+        let t = self.inner.borrow();
+        t.anomaly.first_for(output, &t.nodes, &t.values)
+    }
+
     /// How many values and gradients anomaly mode has checked on this tape (0 while it is off).
     pub fn anomaly_checks(&self) -> usize {
         self.inner.borrow().anomaly.checks
     }
 
     /// [`backward`](Tape::backward) that reports an anomaly instead of panicking: in anomaly mode,
-    /// a non-finite value recorded in the forward pass, or the first non-finite gradient of the
-    /// sweep, is returned as an error naming the op, its inputs and where it was recorded.
+    /// a non-finite value recorded in the forward pass that `output` depends on, or the first
+    /// non-finite gradient of the sweep, is returned as an error naming the op, its inputs and
+    /// where it was recorded. (A NaN on a branch `output` does not use is not reported here;
+    /// [`Tape::anomaly`] still has it.)
     /// Without anomaly mode it always succeeds.
     ///
     /// # Panics
@@ -582,7 +615,7 @@ impl Tape {
                 output.op()
             ));
         }
-        if let Some(anomaly) = self.anomaly() {
+        if let Some(anomaly) = self.forward_anomaly(output.id) {
             return Err(Box::new(anomaly));
         }
         self.sweep(output.id, &[1.0], None)?;

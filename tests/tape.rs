@@ -448,3 +448,166 @@ fn truncating_away_a_parameters_last_use_still_gives_correct_gradients() {
     assert_eq!(gp.as_slice(), &*grads.wrt(p));
     assert_eq!(gq.as_slice(), &*grads.wrt(q));
 }
+
+/// The dead ends of the issue: each is recorded from `x` and never used, and each one's rule,
+/// run with a zero upstream, would compute `0 · ∞ = NaN` at `x = 0` (or where `eˣ` overflows).
+fn dead_ends<'t>(x: chainrule::Var<'t>) {
+    let _log = x.log(); //                 d/dx ln x = 1/x = ∞ at 0
+    let _root = x.powf(0.5); //            ½ x^(−½) = ∞ at 0
+    let _inverse = 2.0 / x; //             −2/x² = −∞ at 0
+    let _overflow = (x * 1000.0).exp(); // e¹⁰⁰⁰ = ∞
+    let _chain = x.log().exp(); //         a dead node that feeds another dead node
+}
+
+#[test]
+fn a_dead_branch_leaves_live_gradients_alone_in_every_sweep() {
+    // L = Σ x at x = [0, 1]: dL/dx = [1, 1], whatever else was recorded from x.
+    for anomaly_mode in [false, true] {
+        for dead_first in [false, true] {
+            let tape = Tape::new();
+            tape.set_anomaly_detection(anomaly_mode);
+            let x = tape.param(&Matrix::from_rows(&[[0.0, 1.0]]));
+            if dead_first {
+                dead_ends(x);
+            }
+            let loss = x.sum();
+            if !dead_first {
+                dead_ends(x);
+            }
+            let grads = tape
+                .try_backward(loss)
+                .unwrap_or_else(|a| panic!("anomaly={anomaly_mode}: {a}"));
+            assert_eq!(
+                grads.wrt(x).to_matrix(),
+                Matrix::from_rows(&[[1.0, 1.0]]),
+                "anomaly mode {anomaly_mode}, dead ends recorded {} the loss",
+                if dead_first { "before" } else { "after" }
+            );
+        }
+    }
+}
+
+#[test]
+fn a_loss_recorded_for_the_report_does_not_change_the_gradients() {
+    // A training loop that also records a log-loss to print it: the MSE gradient must be that of
+    // a tape without the extra node, bit for bit, also when the prediction saturates at 1 and
+    // ln(1 − p) = −∞ (bce clips; a hand-written log-loss would not).
+    let grads_of = |report: bool| {
+        let tape = Tape::new();
+        let w = tape.param(&Matrix::from_rows(&[[40.0], [-3.0]]));
+        let x = tape.input(&Matrix::from_rows(&[[1.0, 0.5], [0.0, 1.0]]));
+        let y = tape.input(&Matrix::from_rows(&[[1.0], [0.0]]));
+        let p = x.matmul(w).sigmoid();
+        if report {
+            let _printed = -(y * p.log() + (1.0 - y) * (1.0 - p).log()).mean();
+        }
+        let loss = p.mse(y);
+        let g = tape.backward(loss).wrt(w).to_matrix();
+        g
+    };
+    assert_eq!(grads_of(true), grads_of(false));
+}
+
+#[test]
+fn backward_from_an_intermediate_node_skips_nodes_recorded_before_it_that_it_does_not_use() {
+    let tape = Tape::new();
+    let x = tape.param(&Matrix::from_rows(&[[0.0, 2.0]]));
+    let dead = x.log(); // recorded before the output, not used by it
+    let y = (x * 3.0).sum();
+    let _after = (y * dead.sum()).exp(); // recorded after the output
+    let grads = tape.backward(y);
+    assert_eq!(grads.wrt(x).to_matrix(), Matrix::from_rows(&[[3.0, 3.0]]));
+    assert_eq!(grads.wrt(dead).to_matrix(), Matrix::zeros(1, 2));
+}
+
+#[test]
+fn a_nan_on_a_dead_branch_is_no_anomaly_for_a_sweep_that_does_not_use_it() {
+    // Anomaly mode still keeps the NaN (Tape::anomaly), but a sweep whose output does not depend
+    // on it succeeds; one whose output does fails, naming that node.
+    let tape = Tape::new();
+    tape.set_anomaly_detection(true);
+    let x = tape.param(&Matrix::from_rows(&[[0.0, 2.0]]));
+    let dead = x.log();
+    let live = (x * 2.0).sum();
+    assert!(tape.try_backward(live).is_ok());
+    assert_eq!(tape.anomaly().map(|a| a.node), Some(dead.id()));
+    let poisoned = (x * 2.0 + dead).sum();
+    let err = tape
+        .try_backward(poisoned)
+        .expect_err("log(0) feeds this output");
+    assert_eq!(err.node, dead.id());
+}
+
+#[test]
+fn var_grad_equals_gradients_wrt_for_every_node_including_factored_ones() {
+    // The lab's layers with a width-1 output: the hidden layer's gradient δ·Wᵀ is kept as two
+    // factors by the plain sweep. Every public way to read a gradient must give the gradient.
+    use chainrule::nn::{Activation, Init, Mlp};
+    let mlp = Mlp::new(
+        &[2, 3, 2, 1],
+        &[Activation::Tanh, Activation::Sigmoid, Activation::Sigmoid],
+        true,
+        Init::Uniform,
+        4,
+    );
+    let tape = Tape::new();
+    let net = mlp.bind(&tape);
+    let x = tape.input(&Matrix::from_rows(&[[0.2, -0.7], [0.9, 0.4], [-0.3, 0.1]]));
+    let y = tape.input(&Matrix::from_rows(&[[1.0], [0.0], [1.0]]));
+    let loss = net.forward(x).mse(y);
+    let grads = tape.backward(loss);
+    let mut factored_seen = false;
+    for (i, v) in tape.vars().enumerate() {
+        let wrt = grads.wrt(v).to_matrix();
+        assert_eq!(v.grad(), Some(wrt.clone()), "node {i} ({})", v.op());
+        if v.op() == Op::Linear(Activation::Sigmoid) && v.shape() == (3, 2) {
+            // the hidden layer under the width-1 layer: a full 3x2 matrix, not the factors
+            factored_seen = wrt.as_slice().iter().all(|g| g.is_finite() && *g != 0.0);
+        }
+    }
+    assert!(factored_seen, "the factored slot was checked");
+}
+
+#[test]
+fn powf_zero_has_derivative_zero_even_at_zero() {
+    // y = x⁰ = 1 is a constant: dy/dx = 0 everywhere (the formula 0 · x⁻¹ would give NaN at 0).
+    let tape = Tape::new();
+    let x = tape.param(&Matrix::from_rows(&[[0.0, 3.0, -2.0]]));
+    let grads = tape.backward(x.powf(0.0).sum());
+    assert_eq!(grads.wrt(x).to_matrix(), Matrix::zeros(1, 3));
+    // And p = 2 at 0 is 2·0 = 0, p = 1 gives 1: the edge is p = 0 alone.
+    let grads = tape.backward((x.powf(2.0) + x.powf(1.0)).sum());
+    assert_eq!(
+        grads.wrt(x).to_matrix(),
+        Matrix::from_rows(&[[1.0, 7.0, -3.0]])
+    );
+}
+
+#[test]
+fn the_outputs_own_gradient_is_the_seed_in_every_sweep() {
+    // y depends on no parameter. backward_with(y, seed) must read wrt(y) = seed whether y is the
+    // last node (the plain sweep), something was recorded after it, or anomaly mode is on.
+    let seed = Matrix::from_rows(&[[0.5, -2.0]]);
+    for (after, anomaly_mode) in [(false, false), (true, false), (false, true)] {
+        let tape = Tape::new();
+        tape.set_anomaly_detection(anomaly_mode);
+        let c = tape.input(&Matrix::from_rows(&[[1.0, 2.0]]));
+        let y = c.exp();
+        if after {
+            let _ = y.sum();
+        }
+        let grads = tape.backward_with(y, &seed);
+        assert_eq!(
+            grads.wrt(y).to_matrix(),
+            seed,
+            "after={after} anomaly={anomaly_mode}"
+        );
+        assert_eq!(grads.wrt(c).to_matrix(), Matrix::zeros(1, 2));
+        // With a parameter flowing in, the same.
+        let p = tape.param(&Matrix::from_rows(&[[1.0, 2.0]]));
+        let z = p * 3.0;
+        let grads = tape.backward_with(z, &seed);
+        assert_eq!(grads.wrt(z).to_matrix(), seed);
+        assert_eq!(grads.wrt(p).to_matrix(), Matrix::from_rows(&[[1.5, -6.0]]));
+    }
+}

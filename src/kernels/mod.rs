@@ -106,6 +106,33 @@ pub fn packed_available() -> bool {
     packed::available()
 }
 
+std::thread_local! {
+    /// Set by [`with_packed_everywhere`] for the calls it runs on this thread.
+    static PACKED_EVERYWHERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread's large products routed as on a CPU with AVX-512F: to the packed
+/// kernel, whose portable micro-kernel stands in where the CPU lacks it (slower, same loop nest).
+/// A no-op on CPUs that have it.
+///
+/// This is for tests: they run the whole engine (the tape, the hand path) through the packed
+/// kernel's blocks and cuts on any machine, rather than only on the CPUs that have AVX-512F.
+pub fn with_packed_everywhere<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PACKED_EVERYWHERE.set(self.0);
+        }
+    }
+    let _restore = Restore(PACKED_EVERYWHERE.replace(true));
+    f()
+}
+
+/// Whether [`gemm`] sends a large product to the packed kernel on this thread.
+fn packed_for_auto() -> bool {
+    packed::available() || PACKED_EVERYWHERE.get()
+}
+
 /// `C = A·B` (or `C += A·B` when `accumulate`), with `A` logically `m×k`, `B` logically `k×n` and
 /// `C` an `m×n` row-major buffer.
 ///
@@ -289,7 +316,7 @@ fn product(
         finish(c, n, epilogue);
         return;
     }
-    if path == GemmPath::Packed || (path == GemmPath::Auto && packed::available()) {
+    if path == GemmPath::Packed || (path == GemmPath::Auto && packed_for_auto()) {
         let a = packed::Strided {
             data: a,
             rs: rsa,

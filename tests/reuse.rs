@@ -230,3 +230,107 @@ fn the_hand_paths_reused_workspace_follows_the_naive_steps() {
     hand_steps(&mut StdRng::seed_from_u64(5));
     with_packed_everywhere(|| hand_steps(&mut StdRng::seed_from_u64(6)));
 }
+
+/// One op applied to `(a, b, w, bias, t)`: `a`, `b` m×n params, `w` n×k param, `bias` 1×n
+/// param, `t` an m×n input in (0, 1).
+type OpCase = (
+    &'static str,
+    for<'t> fn(
+        chainrule::Var<'t>,
+        chainrule::Var<'t>,
+        chainrule::Var<'t>,
+        chainrule::Var<'t>,
+        chainrule::Var<'t>,
+    ) -> chainrule::Var<'t>,
+);
+
+/// Every op, each reduced to a scalar by a non-uniform weighting so every entry's gradient
+/// differs.
+const EVERY_OP: [OpCase; 29] = [
+    ("add", |a, b, _, _, _| a + b),
+    ("sub", |a, b, _, _, _| a - b),
+    ("mul", |a, b, _, _, _| a * b),
+    ("div", |a, b, _, _, _| a / (b.square() + 1.0)),
+    ("scale", |a, _, _, _, _| a.scale(-1.5)),
+    ("add_scalar", |a, _, _, _, _| a.add_scalar(0.25)),
+    ("neg", |a, _, _, _, _| -a),
+    ("matmul", |a, _, w, _, _| a.matmul(w)),
+    ("linear", |a, _, w, _, _| {
+        let bias = a.tape().param(&Matrix::filled(1, w.shape().1, 0.1));
+        a.linear(w, bias)
+    }),
+    ("linear_sigmoid", |a, _, w, _, _| {
+        let bias = a.tape().param(&Matrix::filled(1, w.shape().1, 0.1));
+        a.linear_act(w, bias, Activation::Sigmoid)
+    }),
+    ("linear_relu", |a, _, w, _, _| {
+        let bias = a.tape().param(&Matrix::filled(1, w.shape().1, 0.1));
+        a.linear_act(w, bias, Activation::Relu)
+    }),
+    ("linear_tanh", |a, _, w, _, _| {
+        let bias = a.tape().param(&Matrix::filled(1, w.shape().1, 0.1));
+        a.linear_act(w, bias, Activation::Tanh)
+    }),
+    ("transpose", |a, _, _, _, _| a.t()),
+    ("add_row", |a, _, _, bias, _| a.add_row(bias)),
+    ("sum", |a, _, _, _, _| a.sum()),
+    ("row_sums", |a, _, _, _, _| a.row_sums()),
+    ("col_sums", |a, _, _, _, _| a.col_sums()),
+    ("mean", |a, _, _, _, _| a.mean()),
+    ("row_means", |a, _, _, _, _| a.row_means()),
+    ("col_means", |a, _, _, _, _| a.col_means()),
+    ("exp", |a, _, _, _, _| a.exp()),
+    ("log", |a, _, _, _, _| a.square().add_scalar(0.5).log()),
+    ("powf", |a, _, _, _, _| a.square().add_scalar(0.5).powf(1.5)),
+    ("sigmoid", |a, _, _, _, _| a.sigmoid()),
+    ("relu", |a, _, _, _, _| a.relu()),
+    ("tanh", |a, _, _, _, _| a.tanh()),
+    ("mse", |a, _, _, _, t| a.mse(t)),
+    ("sse", |a, _, _, _, t| a.sse(t)),
+    ("bce", |a, _, _, _, t| a.sigmoid().bce(t)),
+];
+
+/// Records `case` on `tape` and sweeps: every value and gradient of the recorded nodes.
+fn values_and_grads(tape: &Tape, case: &OpCase, m: usize, n: usize) -> Vec<(Matrix, Matrix)> {
+    let at = |i: usize, j: usize, s: f64| ((i * 7 + j * 3) as f64 * s).sin();
+    let a = tape.param(&Matrix::from_fn(m, n, |i, j| at(i, j, 0.37)));
+    let b = tape.param(&Matrix::from_fn(m, n, |i, j| at(i, j, 0.11)));
+    let w = tape.param(&Matrix::from_fn(n, 3, |i, j| at(i, j, 0.53)));
+    let bias = tape.param(&Matrix::from_fn(1, n, |i, j| at(i, j, 0.71)));
+    let t = tape.input(&Matrix::from_fn(m, n, |i, j| 0.5 + 0.4 * at(i, j, 0.29)));
+    let y = (case.1)(a, b, w, bias, t);
+    let (rows, cols) = y.shape();
+    let weights = tape.input(&Matrix::from_fn(rows, cols, |i, j| 1.0 + at(i, j, 0.91)));
+    let loss = (y * weights).sum();
+    let grads = tape.backward(loss);
+    tape.vars()
+        .map(|v| (v.value(), grads.wrt(v).to_matrix()))
+        .collect()
+}
+
+#[test]
+fn every_op_overwrites_stale_values_and_gradients_completely() {
+    // Fill the tape's value and gradient buffers with NaN (a step whose every value and
+    // gradient is NaN), reset, and record each op: any entry of a value or a gradient its
+    // kernel or rule does not write reads NaN, and differs from the same op on a new tape.
+    // Sizes on both sides of the two-thread threshold.
+    for (m, n) in [(3, 4), (200, 200)] {
+        for case in &EVERY_OP {
+            let mut stale = Tape::new();
+            let nan = stale.param(&Matrix::filled(4 * m, 4 * n, f64::NAN));
+            let _ = stale.backward_with(nan, &Matrix::filled(4 * m, 4 * n, f64::NAN));
+            stale.reset();
+            let got = values_and_grads(&stale, case, m, n);
+            let want = values_and_grads(&Tape::new(), case, m, n);
+            for (node, (got, want)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(got.0, want.0, "{} {m}x{n}: value of node {node}", case.0);
+                assert_eq!(got.1, want.1, "{} {m}x{n}: gradient of node {node}", case.0);
+                assert!(
+                    got.1.as_slice().iter().all(|g| g.is_finite()),
+                    "{} {m}x{n}: gradient of node {node}",
+                    case.0
+                );
+            }
+        }
+    }
+}

@@ -772,6 +772,31 @@ mod tests {
         }
     }
 
+    /// Small enough for Miri (`scripts/sanitize.sh`): every path on edge tiles, and one product
+    /// just large enough to be cut in two and run on both threads.
+    #[test]
+    fn miri_every_path_on_small_shapes_and_one_parallel_product() {
+        for path in [
+            GemmPath::Auto,
+            GemmPath::Loop,
+            GemmPath::Packed,
+            GemmPath::MatrixMultiply,
+        ] {
+            for (m, k, n) in [(1, 1, 1), (3, 2, 4), (9, 5, 17), (2, 9, 3), (7, 3, 1)] {
+                check_every_layout(path, m, k, n);
+            }
+        }
+        let (m, k, n) = (16, 256, 257); // ≥ 2²⁰ multiply-adds: cut along k
+        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let mut c = vec![f64::NAN; m * n];
+        let (rows, cols) = (Layout::AsIs, Layout::AsIs);
+        gemm_by(GemmPath::Packed, m, k, n, &a, rows, &b, cols, &mut c, false);
+        for (got, want) in c.iter().zip(naive(m, k, n, &a, &b)) {
+            assert!((got - want).abs() < 1e-12 * k as f64);
+        }
+    }
+
     fn check_every_layout(path: GemmPath, m: usize, k: usize, n: usize) {
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();

@@ -20,7 +20,7 @@ use chainrule::kernels::packed_available;
 use chainrule::loss::Loss;
 use chainrule::nn::{Activation, Init, Mlp};
 use chainrule::optim::{Adam, Momentum, Optimizer, Sgd};
-use chainrule::train::Trainer;
+use chainrule::train::{Measure, Trainer};
 
 /// The lab's 2-4-4-1 network with bias, sigmoid everywhere.
 struct Net {
@@ -127,14 +127,17 @@ fn a_training_step_allocates_nothing_after_the_first() {
 /// from the callback.
 fn training_loop_epochs_allocate_nothing_after_the_warm_up() {
     let data = data::linear(100, 1);
-    let runs: [(Box<dyn Optimizer>, usize, Option<u64>); 4] = [
-        (Box::new(Sgd::new(0.5)), 1, None),
-        (Box::new(Momentum::new(0.1)), 1, None),
-        (Box::new(Adam::new(0.01)), 1, None),
+    type Run = (Box<dyn Optimizer>, usize, Option<u64>, Measure);
+    let runs: [Run; 5] = [
+        (Box::new(Sgd::new(0.5)), 1, None, Measure::DuringEpoch),
+        (Box::new(Momentum::new(0.1)), 1, None, Measure::DuringEpoch),
+        (Box::new(Adam::new(0.01)), 1, None, Measure::DuringEpoch),
+        // the evaluation pass after every epoch
+        (Box::new(Sgd::new(0.5)), 1, None, Measure::AfterEpoch),
         // mini-batches gathered from a shuffled order, the last one shorter (100 = 14·7 + 2)
-        (Box::new(Adam::new(0.01)), 7, Some(3)),
+        (Box::new(Adam::new(0.01)), 7, Some(3), Measure::AfterEpoch),
     ];
-    for (mut optimizer, batch, shuffle) in runs {
+    for (mut optimizer, batch, shuffle, measure) in runs {
         let mut mlp = Mlp::new(
             &[2, 4, 4, 1],
             &[Activation::Sigmoid; 3],
@@ -147,6 +150,7 @@ fn training_loop_epochs_allocate_nothing_after_the_warm_up() {
         let mut trainer = Trainer::new(Loss::Mse)
             .epochs(12)
             .batch_size(batch)
+            .measure(measure)
             .on_epoch(|_| counts.push(allocations()));
         if let Some(seed) = shuffle {
             trainer = trainer.shuffle(seed);
@@ -160,7 +164,7 @@ fn training_loop_epochs_allocate_nothing_after_the_warm_up() {
             assert_eq!(
                 count - after_warm_up,
                 0,
-                "{name}, batch {batch}: allocations by the end of epoch {}",
+                "{name}, batch {batch}, {measure:?}: allocations by the end of epoch {}",
                 epoch + 1
             );
         }

@@ -478,8 +478,22 @@ fn replay(mlp: &Mlp, loss: Loss, x: &[f64], y: &[f64], rows: usize) -> Option<Bo
     .map(Box::new)
 }
 
-/// Whether every parameter's gradient in `grads` is finite (no NaN, no infinity). The training
-/// loop calls it before each update, so a bad gradient never reaches the weights.
+/// Whether every parameter's gradient in `grads` is finite (no NaN, no infinity): for a
+/// hand-written loop, to call before [`Optimizer::step`] so a bad gradient never reaches the
+/// weights. ([`Trainer`] makes the same check on the copy of the gradients its update reads.)
+///
+/// ```
+/// use chainrule::nn::{Activation, Init, Mlp};
+/// use chainrule::{optim::Sgd, train, Matrix, Tape};
+///
+/// let mut mlp = Mlp::new(&[2, 1], &[Activation::Identity], true, Init::Uniform, 1);
+/// let tape = Tape::new();
+/// let net = mlp.bind(&tape);
+/// let x = tape.input(&Matrix::from_rows(&[[f64::MAX, f64::MAX]])); // overflows
+/// let loss = net.forward(x).mse(tape.input(&Matrix::scalar(0.0)));
+/// let grads = tape.backward(loss);
+/// assert!(!train::gradients_finite(&net, &grads));
+/// ```
 #[inline]
 pub fn gradients_finite<'t>(net: &Bound<'t>, grads: &Gradients<'t>) -> bool {
     net.params().iter().all(|&p| all_finite(&grads.wrt(p)))

@@ -3,8 +3,9 @@
 //! counted by a counting global allocator after a warm-up step.
 //!
 //! Run: `cargo run --release --example bench` (about a minute on 2 cores), or
-//! `cargo run --release --example bench -- --repeats 5 --only W1`, and
-//! `-- --chart docs/benchmarks.svg` to draw the figure of `docs/benchmarks.md` from the run.
+//! `cargo run --release --example bench -- --repeats 5 --only W1` (workloads: W1, W1-train, W2,
+//! W3), and `-- --chart docs/benchmarks.svg` to draw the figure of `docs/benchmarks.md` from the
+//! run; `-- --help` lists the options.
 //!
 //! Prints lines like
 //! `RESULT system=chainrule-tape workload=W1 metric=us_per_step value=0.61 repeats=7 extra=allocs_per_step=0`
@@ -18,6 +19,7 @@ use std::time::Instant;
 
 use chainrule::hand::Workspace;
 use chainrule::kernels::{gemm_by, packed_available, GemmPath, Layout as MatLayout};
+use chainrule::train::Measure;
 use chainrule::Tape;
 use workloads::*;
 
@@ -42,8 +44,17 @@ struct Timing {
     allocs_per_step: f64,
 }
 
+const USAGE: &str = "usage: cargo run --release --example bench -- [--repeats N] [--only W1|W1-train|W2|W3] [--chart PATH]
+  --repeats N   runs per workload, medians reported (default 7; W2 at least 5)
+  --only W      one workload: W1, W1-train (the training loop against the plain tape loop), W2, W3
+  --chart PATH  draw tape vs hand (W1, W2, W3) as an SVG bar chart";
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let repeats = arg(&args, "--repeats").unwrap_or(7);
     let only = args
         .iter()
@@ -68,6 +79,9 @@ fn main() {
     let mut rows: Vec<(String, f64, f64)> = Vec::new();
     if wants("W1") {
         rows.push(w1_report(repeats));
+    }
+    if wants("W1-train") {
+        w1_train_report(repeats);
     }
     if wants("W2") {
         rows.push(w2_report(repeats.max(5)));
@@ -202,6 +216,89 @@ fn w1_report(repeats: usize) -> (String, f64, f64) {
     );
     println!("RATIO workload=W1 tape_over_hand={:.2}", tape_us / hand_us);
     ("W1 lab (2-4-4-1, batch 1)".into(), tape_us, hand_us)
+}
+
+/// W1 through the training loop against the plain tape loop of `w1_tape_epoch`, each a whole
+/// 1000-epoch run from the same start. Each repeat times the three (plain, loop measuring during
+/// the epoch, loop evaluating after each epoch) back to back, in an order that rotates from
+/// repeat to repeat so that none is always first. A ratio is the median over repeats of each
+/// repeat's own ratio; the ratio of the fastest runs is printed beside it (on a loaded machine
+/// the minimum is the least disturbed figure). Allocations per step are counted from the end of
+/// the loop's first epoch (its warm-up) to the end of its last.
+fn w1_train_report(repeats: usize) {
+    let (d, start) = w1();
+    let steps = W1_EPOCHS * d.len();
+    // The weights every run must end at (untimed): the loop takes the plain loop's steps.
+    let mut reference = start.clone();
+    let mut tape = Tape::with_capacity(32, 64);
+    for _ in 0..W1_EPOCHS {
+        w1_tape_epoch(&mut tape, &mut reference, &d);
+    }
+    let measures = [Measure::DuringEpoch, Measure::AfterEpoch];
+    // secs[0]: plain; secs[1 + k]: the loop with measures[k].
+    let mut secs = [Vec::new(), Vec::new(), Vec::new()];
+    let mut allocs = [0, 0];
+    for repeat in 0..repeats {
+        for turn in 0..3 {
+            let which = (repeat + turn) % 3;
+            let mut mlp = start.clone();
+            let begin = Instant::now();
+            if which == 0 {
+                let mut tape = Tape::with_capacity(32, 64);
+                for _ in 0..W1_EPOCHS {
+                    black_box(w1_tape_epoch(&mut tape, &mut mlp, &d));
+                }
+                secs[0].push(begin.elapsed().as_secs_f64());
+            } else {
+                let mut counts = Vec::with_capacity(W1_EPOCHS);
+                black_box(w1_train(
+                    &mut mlp,
+                    &d,
+                    W1_EPOCHS,
+                    measures[which - 1],
+                    |_| counts.push(allocations()),
+                ));
+                secs[which].push(begin.elapsed().as_secs_f64());
+                allocs[which - 1] += counts[W1_EPOCHS - 1] - counts[0];
+            }
+            assert_eq!(
+                mlp, reference,
+                "every run ends at the same weights, to the bit"
+            );
+        }
+    }
+    let us = |secs: f64| secs / steps as f64 * 1e6;
+    let min = |xs: &[f64]| xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let plain_us = us(median(secs[0].clone()));
+    for (k, (system, label)) in [
+        ("chainrule-train", "train_over_tape_loop"),
+        ("chainrule-train-eval", "train_eval_over_tape_loop"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let runs = &secs[1 + k];
+        let loop_us = us(median(runs.clone()));
+        let ratios: Vec<f64> = runs.iter().zip(&secs[0]).map(|(a, b)| a / b).collect();
+        let allocs_per_step = allocs[k] as f64 / (repeats * (steps - d.len())) as f64;
+        result(
+            system,
+            "W1-train",
+            "us_per_step",
+            loop_us,
+            repeats,
+            &format!(
+                "allocs_per_step={allocs_per_step},measure={:?},steps={steps},steps_per_sec={:.0},tape_loop_us_per_step={plain_us:.4}",
+                measures[k],
+                1e6 / loop_us
+            ),
+        );
+        println!(
+            "RATIO workload=W1-train {label}={:.3} ratio_of_fastest={:.3}",
+            median(ratios),
+            min(runs) / min(&secs[0])
+        );
+    }
 }
 
 fn w2_report(repeats: usize) -> (String, f64, f64) {

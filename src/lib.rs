@@ -20,6 +20,8 @@
 //! - every op's forward and backward rule side by side in `src/ops/<op>.rs`; the list is [`Op`].
 //! - [`Gradients`] (`src/grads.rs`): reading gradients per variable.
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
+//! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop
+//!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
 #![deny(missing_docs)]
 
 pub mod anomaly;
@@ -35,6 +37,7 @@ pub mod ops;
 pub mod optim;
 pub mod plot;
 mod tape;
+pub mod train;
 pub mod viz;
 
 pub use anomaly::Anomaly;
@@ -42,7 +45,9 @@ pub use check::{gradcheck, GradCheckError, GradCheckReport};
 pub use grads::{Gradients, MatRef};
 pub use matrix::Matrix;
 pub use ops::{Op, Reduce};
+pub use optim::Optimizer;
 pub use tape::{Mark, NodeId, Tape, Var};
+pub use train::{History, Trainer};
 
 /// The README's examples, run as doc tests so they cannot drift from the code.
 #[cfg(doctest)]

@@ -17,7 +17,10 @@ mod workloads;
 use chainrule::data;
 use chainrule::hand::Workspace;
 use chainrule::kernels::packed_available;
+use chainrule::loss::Loss;
 use chainrule::nn::{Activation, Init, Mlp};
+use chainrule::optim::{Adam, Momentum, Optimizer, Sgd};
+use chainrule::train::{Measure, Trainer};
 
 /// The lab's 2-4-4-1 network with bias, sigmoid everywhere.
 struct Net {
@@ -83,6 +86,8 @@ fn a_training_step_allocates_nothing_after_the_first() {
     // The steps did real work: the loss moved.
     assert!(first_loss.is_finite() && last_loss.is_finite() && last_loss != first_loss);
 
+    training_loop_epochs_allocate_nothing_after_the_warm_up();
+
     // A batched network large enough for the packed GEMM kernel on two threads, the streaming
     // loops and the two-thread elementwise passes (a smaller W2): tape and hand path alike.
     if !packed_available() {
@@ -113,4 +118,59 @@ fn a_training_step_allocates_nothing_after_the_first() {
     }
     assert!(last_tape != first_tape && last_hand != first_hand);
     assert_eq!(last_tape, last_hand, "the two paths are bitwise equal");
+}
+
+/// The training loop (`train::Trainer`) with each optimizer: one warm-up epoch (its first step
+/// sizes the tape and the optimizer's state, its evaluation the evaluation tape), then 11 epochs
+/// that must allocate nothing at all: steps, the evaluation after each epoch, the history entry
+/// (reserved up front) and the per-epoch callback. The count is read at the end of each epoch,
+/// from the callback.
+fn training_loop_epochs_allocate_nothing_after_the_warm_up() {
+    let data = data::linear(100, 1);
+    type Run = (Box<dyn Optimizer>, usize, Option<u64>, Measure);
+    let runs: [Run; 5] = [
+        (Box::new(Sgd::new(0.5)), 1, None, Measure::DuringEpoch),
+        (Box::new(Momentum::new(0.1)), 1, None, Measure::DuringEpoch),
+        (Box::new(Adam::new(0.01)), 1, None, Measure::DuringEpoch),
+        // the evaluation pass after every epoch
+        (Box::new(Sgd::new(0.5)), 1, None, Measure::AfterEpoch),
+        // mini-batches gathered from a shuffled order, the last one shorter (100 = 14·7 + 2)
+        (Box::new(Adam::new(0.01)), 7, Some(3), Measure::AfterEpoch),
+    ];
+    for (mut optimizer, batch, shuffle, measure) in runs {
+        let mut mlp = Mlp::new(
+            &[2, 4, 4, 1],
+            &[Activation::Sigmoid; 3],
+            true,
+            Init::Uniform,
+            1,
+        );
+        let start = mlp.clone();
+        let mut counts: Vec<usize> = Vec::with_capacity(16);
+        let mut trainer = Trainer::new(Loss::Mse)
+            .epochs(12)
+            .batch_size(batch)
+            .measure(measure)
+            .on_epoch(|_| counts.push(allocations()));
+        if let Some(seed) = shuffle {
+            trainer = trainer.shuffle(seed);
+        }
+        let history = trainer.run(&mut mlp, optimizer.as_mut(), &data).unwrap();
+        drop(trainer);
+        let name = optimizer.name();
+        assert_eq!(counts.len(), 12, "{name}");
+        let after_warm_up = counts[0];
+        for (epoch, &count) in counts.iter().enumerate().skip(1) {
+            assert_eq!(
+                count - after_warm_up,
+                0,
+                "{name}, batch {batch}, {measure:?}: allocations by the end of epoch {}",
+                epoch + 1
+            );
+        }
+        // The epochs trained: the weights and the loss moved.
+        assert_ne!(mlp, start, "{name}");
+        let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
+        assert!(losses[11] < losses[0], "{name}: {losses:?}");
+    }
 }

@@ -2,7 +2,9 @@
 //! (`benches/tape_vs_hand.rs`) and the one-run report (`examples/bench.rs`).
 //!
 //! - W1 "lab": 100 points of `linear`, 2-4-4-1 with bias, sigmoid everywhere, MSE, per-sample SGD
-//!   lr 0.5, 1000 epochs (100,000 steps).
+//!   lr 0.5, 1000 epochs (100,000 steps). W1-train is the same run through the training loop
+//!   (`train::Trainer`, which also evaluates the whole data set after each epoch), against the
+//!   plain tape loop.
 //! - W2 "batched": 4096 points of `circle`, 2-256-256-1 with bias, relu, relu, sigmoid, MSE over the
 //!   batch, full-batch GD lr 0.5, 50 steps.
 //! - W3 "scalar": a micrograd-style 2-16-16-1 MLP (relu, relu, linear) with every weight its own
@@ -15,6 +17,7 @@ use chainrule::hand::{self, Workspace};
 use chainrule::loss::Loss;
 use chainrule::nn::{Activation, Init, Mlp};
 use chainrule::optim::Sgd;
+use chainrule::train::{EpochStats, History, Measure, Trainer};
 use chainrule::{Matrix, NodeId, Tape, Var};
 
 pub const W1_LR: f64 = 0.5;
@@ -104,6 +107,24 @@ pub fn w1_hand_epoch(ws: &mut Workspace, mlp: &mut Mlp, d: &Dataset) -> f64 {
         last = hand_step(ws, mlp, d.x.row(i), d.y.row(i), 1, W1_LR);
     }
     last
+}
+
+/// W1 through the training loop: `epochs` epochs of per-sample SGD (no stop rule, so every run
+/// takes the same steps as `w1_tape_epoch` repeated), loss and accuracy measured as `measure`
+/// says, calling `on_epoch` after each.
+pub fn w1_train(
+    mlp: &mut Mlp,
+    d: &Dataset,
+    epochs: usize,
+    measure: Measure,
+    on_epoch: impl FnMut(&EpochStats),
+) -> History {
+    Trainer::new(Loss::Mse)
+        .epochs(epochs)
+        .measure(measure)
+        .on_epoch(on_epoch)
+        .run(mlp, &mut Sgd::new(W1_LR), d)
+        .expect("W1 stays finite")
 }
 
 /// The micrograd-style network: every weight a separate `f64`, recorded as its own scalar node.

@@ -223,19 +223,30 @@ const CLASS_0: RGBColor = rgb(CLASS_0_RGB);
 const CLASS_1: RGBColor = rgb(CLASS_1_RGB);
 const NOT_FINITE: RGBColor = rgb(NOT_FINITE_RGB);
 
-/// One line colour per series, in order (matplotlib's "tab10", easy to tell apart).
-const SERIES_COLORS: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
+/// The curves' line colours as RGB, in series order (matplotlib's "tab10", easy to tell apart);
+/// an eleventh series takes the first colour again.
+pub const SERIES_RGB: [(u8, u8, u8); 10] = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
 ];
+
+const SERIES_COLORS: [RGBColor; 10] = {
+    let mut colors = [RGBColor(0, 0, 0); 10];
+    let mut i = 0;
+    while i < 10 {
+        colors[i] = rgb(SERIES_RGB[i]);
+        i += 1;
+    }
+    colors
+};
 
 const TITLE_SIZE: u32 = 24;
 const CAPTION_SIZE: u32 = 20;

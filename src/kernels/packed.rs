@@ -42,7 +42,7 @@ pub const MC: usize = 128;
 pub const NC: usize = 1024;
 /// Products with fewer multiply-adds than this stay on one thread: handing work to the other
 /// thread costs a few microseconds. Larger ones are split in two, along the rows of `A` or its
-/// inner size, whichever is larger, with each half run by [`serial`].
+/// inner size, whichever is larger, with each half run by `serial`.
 pub const PARALLEL_MADDS: usize = 1 << 20;
 
 /// Whether this machine can run the micro-kernel.

@@ -4,10 +4,9 @@
 //! `a + b` where one side is a 1×n row and the other m×n records [`add_row`](super::add_row)
 //! (the bias broadcast) instead.
 
-use super::GradOut;
 use std::ops::Add;
 
-use super::Op;
+use super::{map2, split1, Backward, GradOut, Op, Operand};
 use crate::tape::{fail, Var};
 
 impl<'t> Add for Var<'t> {
@@ -39,20 +38,40 @@ impl<'t> Add for Var<'t> {
     }
 }
 
-/// Forward: `y = a + b`.
-pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
+/// Forward: `y = a + b`, entry by entry (on two threads when large).
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map2(x, y, values);
+}
+
+/// Backward: each input receives the upstream unchanged, `da += g`, `db += g`.
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let g = cx.upstream;
+    if let Some(da) = cx.grad_out(0) {
+        split1(da, g, pass_through);
+    }
+    if let Some(db) = cx.grad_out(1) {
+        split1(db, g, pass_through);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y}", "dL/d{b} += dL/d{y}"];
+
+/// `y = a + b` on slices.
+pub(crate) fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
     for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
         *y = a + b;
     }
 }
 
-/// Backward, for either input: `dx += g`.
+/// `dx += g`: the upstream passed through (also `sub`'s, `add_scalar`'s and `add_row`'s rule).
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], dx: GradOut<'_>) {
+pub(crate) fn pass_through(g: &[f64], dx: GradOut<'_>) {
     dx.add(g.iter().copied());
 }
 
-/// `dx += g` into a plain buffer (for the rules that add several rows into one).
+/// `dx += g` into a plain slice (sums over rows: `col_sums`, the bias gradient).
 #[inline(always)]
 pub(crate) fn accumulate(g: &[f64], dx: &mut [f64]) {
     for (dx, g) in dx.iter_mut().zip(g) {

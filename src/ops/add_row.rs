@@ -4,8 +4,9 @@
 //! value used m times receives the sum of its m gradients: the gradient of a broadcast is a sum,
 //! `db[j] += Σ_i G[i][j]`.
 
-use super::GradOut;
-use super::Op;
+use super::add::{self, pass_through};
+use super::{split1, Backward, Op, Operand};
+use crate::kernels::pool::halves;
 use crate::tape::{fail, Var};
 
 impl<'t> Var<'t> {
@@ -29,24 +30,37 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `Y[i][j] = X[i][j] + b[j]`.
-pub(crate) fn forward(x: &[f64], b: &[f64], y: &mut [f64]) {
-    for (y_row, x_row) in y.chunks_exact_mut(b.len()).zip(x.chunks_exact(b.len())) {
-        super::add::forward(x_row, b, y_row);
+/// Forward: `Y[i][j] = X[i][j] + b[j]` (rows on two threads when large).
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    let (x, b, work) = (x[0].value, x[1].value, y.len());
+    halves(y, b.len(), work, |s, y| {
+        for (y_row, x_row) in y
+            .chunks_exact_mut(b.len())
+            .zip(x[s..].chunks_exact(b.len()))
+        {
+            add::values(x_row, b, y_row);
+        }
+    });
+}
+
+/// Backward: `dX += G`; `db[j] += Σ_i G[i][j]`. The bias was copied to every row, and a copy's
+/// gradient is the sum of the copies' gradients ("expand's gradient is a sum").
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, cols) = (cx.upstream, cx.input_shape(1).1);
+    if let Some(dx) = cx.grad_out(0) {
+        split1(dx, g, pass_through);
+    }
+    if let Some(db) = cx.grad(1) {
+        // Each thread sums its half of the columns, over the rows in order.
+        let work = g.len();
+        halves(db, 1, work, |first, db| {
+            for g_row in g.chunks_exact(cols) {
+                add::accumulate(&g_row[first..], db);
+            }
+        });
     }
 }
 
-/// Backward to `X`: `dX += G`.
-#[inline(always)]
-pub(crate) fn backward_matrix(g: &[f64], dx: GradOut<'_>) {
-    super::add::backward(g, dx);
-}
-
-/// Backward to `b`: `db[j] += Σ_i G[i][j]`, summing rows in order, for the columns `first..`
-/// that `db` covers (all of them, or one thread's share).
-#[inline(always)]
-pub(crate) fn backward_bias(g: &[f64], cols: usize, first: usize, db: &mut [f64]) {
-    for g_row in g.chunks_exact(cols) {
-        super::add::accumulate(&g_row[first..], db);
-    }
-}
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y}", "dL/d{b} += Σ_rows dL/d{y}"];

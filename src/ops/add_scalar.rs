@@ -2,10 +2,10 @@
 //!
 //! Also what `x + 1.0`, `1.0 + x` and `x - 1.0` record. Derived: `c - x` is `(−x) + c`.
 
-use super::GradOut;
 use std::ops::{Add, Sub};
 
-use super::Op;
+use super::add::pass_through;
+use super::{split1, Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -58,14 +58,20 @@ impl<'t> Sub<Var<'t>> for f64 {
 }
 
 /// Forward: `y = x + c`.
-pub(crate) fn forward(c: f64, x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
+pub(crate) fn forward(c: f64, x: &[Operand<'_>], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x[0].value) {
         *y = x + c;
     }
 }
 
-/// Backward: `dx += g`.
+/// Backward: `dx += g` (a constant shifts the value, not its slope).
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], dx: GradOut<'_>) {
-    super::add::backward(g, dx);
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let g = cx.upstream;
+    if let Some(dx) = cx.grad_out(0) {
+        split1(dx, g, pass_through);
+    }
 }
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y}"];

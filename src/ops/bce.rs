@@ -8,7 +8,7 @@
 //!
 //! `dp += g·(p̂ − y)/(p̂(1 − p̂))/n` (inside the clip), `dy += g·(ln(1 − p̂) − ln p̂)/n`.
 
-use super::Op;
+use super::{Backward, Op, Operand};
 use crate::tape::{fail, Var};
 
 /// The default clip ε for [`Var::bce`]: predictions are clipped to `[1e-7, 1 − 1e-7]`.
@@ -43,14 +43,9 @@ impl<'t> Var<'t> {
     }
 }
 
-/// `clamp(p, ε, 1 − ε)`.
-#[inline]
-fn clip(eps: f64, p: f64) -> f64 {
-    p.clamp(eps, 1.0 - eps)
-}
-
-/// Forward: `L = −(1/n) Σ [y ln p̂ + (1 − y) ln(1 − p̂)]`.
-pub(crate) fn forward(eps: f64, p: &[f64], y: &[f64]) -> f64 {
+/// Forward: `L = −(1/n) Σ [y ln p̂ + (1 − y) ln(1 − p̂)]`, `p̂ = clip(p, eps, 1 − eps)`.
+pub(crate) fn forward(eps: f64, x: &[Operand<'_>], out: &mut [f64]) {
+    let (p, y) = (x[0].value, x[1].value);
     let total: f64 = p
         .iter()
         .zip(y)
@@ -59,26 +54,37 @@ pub(crate) fn forward(eps: f64, p: &[f64], y: &[f64]) -> f64 {
             y * p.ln() + (1.0 - y) * (1.0 - p).ln()
         })
         .sum();
-    -total / p.len() as f64
+    out[0] = -total / p.len() as f64;
 }
 
-/// Backward to the prediction: `dp += g·(p − y)/(p(1 − p))/n` inside the clip, nothing outside.
+/// Backward: `dp += g · (p − y) / (p(1 − p)) / n` inside the clip (0 outside it, where the
+/// clipped `p̂` does not move with `p`); `dy += g · (ln(1 − p̂) − ln p̂) / n`.
 #[inline(always)]
-pub(crate) fn backward_prediction(eps: f64, g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) {
+pub(crate) fn backward(eps: f64, cx: &mut Backward<'_>) {
+    let (g, p, y) = (cx.upstream[0], cx.input(0), cx.input(1));
     let n = p.len() as f64;
-    for ((dp, &p), y) in dp.iter_mut().zip(p).zip(y) {
-        if p > eps && p < 1.0 - eps {
-            *dp += g * (p - y) / (p * (1.0 - p)) / n;
+    if let Some(dp) = cx.grad(0) {
+        for ((dp, &p), y) in dp.iter_mut().zip(p).zip(y) {
+            if p > eps && p < 1.0 - eps {
+                *dp += g * (p - y) / (p * (1.0 - p)) / n;
+            }
+        }
+    }
+    if let Some(dy) = cx.grad(1) {
+        for (dy, &p) in dy.iter_mut().zip(p) {
+            let p = clip(eps, p);
+            *dy += g * ((1.0 - p).ln() - p.ln()) / n;
         }
     }
 }
 
-/// Backward to the target: `dy += g·(ln(1 − p̂) − ln p̂)/n`.
-#[inline(always)]
-pub(crate) fn backward_target(eps: f64, g: f64, p: &[f64], dy: &mut [f64]) {
-    let n = p.len() as f64;
-    for (dy, &p) in dy.iter_mut().zip(p) {
-        let p = clip(eps, p);
-        *dy += g * ((1.0 - p).ln() - p.ln()) / n;
-    }
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = [
+    "dL/d{a} += dL/d{y} · ({a} − {b})/({a}(1 − {a}))/n (0 outside the clip)",
+    "dL/d{b} += dL/d{y} · (ln(1 − {a}) − ln {a})/n",
+];
+
+/// `p` clipped to `[eps, 1 − eps]`, so that `ln` never sees 0.
+fn clip(eps: f64, p: f64) -> f64 {
+    p.clamp(eps, 1.0 - eps)
 }

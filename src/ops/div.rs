@@ -3,7 +3,7 @@
 
 use std::ops::Div;
 
-use super::Op;
+use super::{map2, Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Div for Var<'t> {
@@ -20,25 +20,39 @@ impl<'t> Div for Var<'t> {
     }
 }
 
-/// Forward: `y = a ⊘ b`.
-pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
+/// Forward: `y = a ⊘ b`, entry by entry.
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map2(x, y, values);
+}
+
+/// Backward: `da += g ⊘ b`; `db −= g ⊙ y ⊘ b` (−a/b² is −y/b, from the saved output).
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, b, y) = (cx.upstream, cx.input(1), cx.output());
+    if let Some(da) = cx.grad(0) {
+        over(g, b, da);
+    }
+    if let Some(db) = cx.grad(1) {
+        for (((db, g), b), y) in db.iter_mut().zip(g).zip(b).zip(y) {
+            *db -= g * y / b;
+        }
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y} ⊘ {b}", "dL/d{b} −= dL/d{y} ⊙ {y} ⊘ {b}"];
+
+/// `y = a ⊘ b` on slices.
+fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
     for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
         *y = a / b;
     }
 }
 
-/// Backward to the numerator: `da += g ⊘ b`.
+/// `dx += g ⊘ b` (also `log`'s rule, with `b = x`).
 #[inline(always)]
-pub(crate) fn backward_lhs(g: &[f64], b: &[f64], da: &mut [f64]) {
-    for ((da, g), b) in da.iter_mut().zip(g).zip(b) {
-        *da += g / b;
-    }
-}
-
-/// Backward to the denominator: `db −= g ⊙ y ⊘ b`.
-#[inline(always)]
-pub(crate) fn backward_rhs(g: &[f64], b: &[f64], y: &[f64], db: &mut [f64]) {
-    for (((db, g), b), y) in db.iter_mut().zip(g).zip(b).zip(y) {
-        *db -= g * y / b;
+pub(crate) fn over(g: &[f64], b: &[f64], dx: &mut [f64]) {
+    for ((dx, g), b) in dx.iter_mut().zip(g).zip(b) {
+        *dx += g / b;
     }
 }

@@ -14,11 +14,21 @@
 //! bias and `f` as the product finishes each entry, and one pass over `δ`'s rows also sums the
 //! bias gradient (and, for an input of at most `THIN_K` columns, the weight gradient).
 
-use super::{matmul, Backward, Op};
+use super::{matmul, Backward, Op, Operand};
 use crate::kernels::dense::{delta_pass, Epilogue, Upstream};
 use crate::kernels::{gemm_epilogue, Layout, THIN_K};
 use crate::nn::Activation;
 use crate::tape::{fail, Var};
+
+/// The op's name with activation `f`: `linear`, `linear_sigmoid`, `linear_relu`, `linear_tanh`.
+pub(crate) fn name(f: Activation) -> &'static str {
+    match f {
+        Activation::Identity => "linear",
+        Activation::Sigmoid => "linear_sigmoid",
+        Activation::Relu => "linear_relu",
+        Activation::Tanh => "linear_tanh",
+    }
+}
 
 impl<'t> Var<'t> {
     /// `self · w + b`, with the 1×n row `b` added to every row: (m×k) · (k×n) + (1×n) → m×n.
@@ -82,19 +92,24 @@ impl<'t> Var<'t> {
 
 /// Forward: `Y = f(X · W + b)`, the bias and `f` applied to each entry as the product finishes it.
 #[inline(never)]
-pub(crate) fn forward(
-    f: Activation,
-    x: &[f64],
-    w: &[f64],
-    b: &[f64],
-    (m, k, n): (usize, usize, usize),
-    y: &mut [f64],
-) {
+pub(crate) fn forward(f: Activation, x: &[Operand<'_>], y: &mut [f64]) {
+    let (xs, w, b) = (&x[0], &x[1], x[2].value);
+    let (m, k, n) = (xs.rows, xs.cols, w.cols);
     let epilogue = Epilogue {
         bias: Some(b),
         activation: f,
     };
-    gemm_epilogue(m, k, n, x, Layout::AsIs, w, Layout::AsIs, y, epilogue);
+    gemm_epilogue(
+        m,
+        k,
+        n,
+        xs.value,
+        Layout::AsIs,
+        w.value,
+        Layout::AsIs,
+        y,
+        epilogue,
+    );
 }
 
 /// Backward: `δ = G ⊙ f'(Y)`, then `dX += δ · Wᵀ`, `dW += Xᵀ · δ`, `db += Σ_rows δ`.
@@ -147,18 +162,45 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
     // dense layer used only here, its rule reads the factors instead of a stored m×k matrix.
     if wants_x && !(n == 1 && cx.factor_grad(0, d, w)) {
         if let Some(dx) = cx.grad_out(0) {
-            matmul::backward_lhs(d, w, (m, k, n), dx);
+            matmul::grad_a(d, w, (m, k, n), dx);
         }
     }
     if let Some(dw_out) = cx.grad_out(1) {
         if thin_w {
             dw_out.add(dw.iter().copied());
         } else {
-            matmul::backward_rhs(x, d, (m, k, n), dw_out);
+            matmul::grad_b(x, d, (m, k, n), dw_out);
         }
     }
     if let Some(db_out) = cx.grad_out(2) {
         db_out.add(db.iter().copied());
     }
     cx.space.scratch = scratch;
+}
+
+/// The rules per input (`X`, `W`, `b`) for activation `f`, as the backward trace prints them:
+/// the matmul and bias rules with `δ = dL/dY ⊙ f'(Y)` in place of `dL/dY`.
+pub(crate) fn rules(f: Activation) -> &'static [&'static str] {
+    match f {
+        Activation::Identity => &[
+            "dL/d{a} += dL/d{y} · {b}ᵀ",
+            "dL/d{b} += {a}ᵀ · dL/d{y}",
+            "dL/d{bias} += Σ_rows dL/d{y}",
+        ],
+        Activation::Sigmoid => &[
+            "dL/d{a} += (dL/d{y} ⊙ {y} ⊙ (1 − {y})) · {b}ᵀ",
+            "dL/d{b} += {a}ᵀ · (dL/d{y} ⊙ {y} ⊙ (1 − {y}))",
+            "dL/d{bias} += Σ_rows (dL/d{y} ⊙ {y} ⊙ (1 − {y}))",
+        ],
+        Activation::Relu => &[
+            "dL/d{a} += (dL/d{y} ⊙ [{y} > 0]) · {b}ᵀ",
+            "dL/d{b} += {a}ᵀ · (dL/d{y} ⊙ [{y} > 0])",
+            "dL/d{bias} += Σ_rows (dL/d{y} ⊙ [{y} > 0])",
+        ],
+        Activation::Tanh => &[
+            "dL/d{a} += (dL/d{y} ⊙ (1 − {y}²)) · {b}ᵀ",
+            "dL/d{b} += {a}ᵀ · (dL/d{y} ⊙ (1 − {y}²))",
+            "dL/d{bias} += Σ_rows (dL/d{y} ⊙ (1 − {y}²))",
+        ],
+    }
 }

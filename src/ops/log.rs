@@ -1,6 +1,7 @@
 //! `y = ln x`, elementwise. dy/dx = 1/x: `dx += g ⊘ x`.
 
-use super::Op;
+use super::div::over;
+use super::{map1, Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -12,15 +13,26 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `y = ln x`.
-pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x.ln();
-    }
+/// Forward: `y = ln x`, entry by entry.
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map1(x, y, values);
 }
 
 /// Backward: `dx += g ⊘ x`.
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], x: &[f64], dx: &mut [f64]) {
-    super::div::backward_lhs(g, x, dx);
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, x) = (cx.upstream, cx.input(0));
+    if let Some(dx) = cx.grad(0) {
+        over(g, x, dx);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊘ {a}"];
+
+/// `y = ln x` on slices.
+fn values(x: &[f64], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = x.ln();
+    }
 }

@@ -5,8 +5,7 @@
 //! `dA += G · Bᵀ` (m×n · n×k) and `dB += Aᵀ · G` (k×m · m×n).
 //! The transposes are read by strides inside the GEMM ([`crate::kernels::gemm`]), never copied.
 
-use super::GradOut;
-use super::Op;
+use super::{Backward, GradOut, Op, Operand};
 use crate::kernels::{gemm, Layout};
 use crate::tape::{fail, Var};
 
@@ -30,19 +29,44 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `C = A · B`, with `(m, k, n)` the sizes.
-pub(crate) fn forward(a: &[f64], b: &[f64], (m, k, n): (usize, usize, usize), c: &mut [f64]) {
-    gemm(m, k, n, a, Layout::AsIs, b, Layout::AsIs, c, false);
+/// Forward: `C = A · B` through the GEMM.
+pub(crate) fn forward(x: &[Operand<'_>], c: &mut [f64]) {
+    let (a, b) = (&x[0], &x[1]);
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    gemm(
+        m,
+        k,
+        n,
+        a.value,
+        Layout::AsIs,
+        b.value,
+        Layout::AsIs,
+        c,
+        false,
+    );
 }
 
-/// Backward to `A`: `dA += G · Bᵀ`.
+/// Backward: `dA += G · Bᵀ`, `dB += Aᵀ · G` (each a GEMM that reads the transpose by strides;
+/// the first contribution to a gradient overwrites it).
 #[inline(always)]
-pub(crate) fn backward_lhs(
-    g: &[f64],
-    b: &[f64],
-    (m, k, n): (usize, usize, usize),
-    da: GradOut<'_>,
-) {
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, a, b) = (cx.upstream, cx.input(0), cx.input(1));
+    let (m, k) = cx.input_shape(0);
+    let n = cx.input_shape(1).1;
+    if let Some(da) = cx.grad_out(0) {
+        grad_a(g, b, (m, k, n), da);
+    }
+    if let Some(db) = cx.grad_out(1) {
+        grad_b(a, g, (m, k, n), db);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y} · {b}ᵀ", "dL/d{b} += {a}ᵀ · dL/d{y}"];
+
+/// `dA (+)= G · Bᵀ` for an m×k `A` and k×n `B` (also the dense layer's input gradient).
+#[inline(always)]
+pub(crate) fn grad_a(g: &[f64], b: &[f64], (m, k, n): (usize, usize, usize), da: GradOut<'_>) {
     gemm(
         m,
         n,
@@ -56,14 +80,9 @@ pub(crate) fn backward_lhs(
     );
 }
 
-/// Backward to `B`: `dB += Aᵀ · G`.
+/// `dB (+)= Aᵀ · G` (also the dense layer's weight gradient).
 #[inline(always)]
-pub(crate) fn backward_rhs(
-    a: &[f64],
-    g: &[f64],
-    (m, k, n): (usize, usize, usize),
-    db: GradOut<'_>,
-) {
+pub(crate) fn grad_b(a: &[f64], g: &[f64], (m, k, n): (usize, usize, usize), db: GradOut<'_>) {
     gemm(
         k,
         m,

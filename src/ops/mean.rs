@@ -2,8 +2,17 @@
 //!
 //! ∂μ/∂x = 1/c for every entry that went into `μ`: `dx += g / c`, broadcast like a sum's.
 
-use super::{Op, Reduce};
+use super::{sum, Backward, Op, Operand, Reduce};
 use crate::tape::Var;
+
+/// The name of the op that averages along `axis`: the method that records it.
+pub(crate) fn name(axis: Reduce) -> &'static str {
+    match axis {
+        Reduce::All => "mean",
+        Reduce::Rows => "row_means",
+        Reduce::Cols => "col_means",
+    }
+}
 
 impl<'t> Var<'t> {
     /// The mean of all entries: m×n → 1×1.
@@ -28,26 +37,19 @@ impl<'t> Var<'t> {
     }
 }
 
-/// How many entries each mean along `axis` averages, for an input of `len` entries and `cols`
-/// columns.
-fn count(axis: Reduce, len: usize, cols: usize) -> f64 {
-    match axis {
-        Reduce::All => len as f64,
-        Reduce::Rows => cols as f64,
-        Reduce::Cols => (len / cols) as f64,
-    }
-}
-
 /// Forward: the sums along `axis`, each divided by its count.
-pub(crate) fn forward(axis: Reduce, x: &[f64], cols: usize, mu: &mut [f64]) {
-    super::sum::forward(axis, x, cols, mu);
+pub(crate) fn forward(axis: Reduce, x: &[Operand<'_>], mu: &mut [f64]) {
+    let (x, cols) = (x[0].value, x[0].cols);
+    sum::values(axis, x, cols, mu);
     let c = count(axis, x.len(), cols);
     mu.iter_mut().for_each(|mu| *mu /= c);
 }
 
-/// Backward: `dx += g / c`, each entry receiving the upstream of its mean.
+/// Backward: every entry receives the upstream of its mean divided by the count.
 #[inline(always)]
-pub(crate) fn backward(axis: Reduce, g: &[f64], cols: usize, dx: &mut [f64]) {
+pub(crate) fn backward(axis: Reduce, cx: &mut Backward<'_>) {
+    let (g, cols) = (cx.upstream, cx.input_shape(0).1);
+    let Some(dx) = cx.grad(0) else { return };
     let c = count(axis, dx.len(), cols);
     match axis {
         Reduce::All => dx.iter_mut().for_each(|dx| *dx += g[0] / c),
@@ -63,5 +65,17 @@ pub(crate) fn backward(axis: Reduce, g: &[f64], cols: usize, dx: &mut [f64]) {
                 }
             }
         }
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} / count (broadcast back)"];
+
+/// How many entries each mean averages.
+fn count(axis: Reduce, len: usize, cols: usize) -> f64 {
+    match axis {
+        Reduce::All => len as f64,
+        Reduce::Rows => cols as f64,
+        Reduce::Cols => (len / cols) as f64,
     }
 }

@@ -4,7 +4,7 @@
 //! This is PyTorch's `MSELoss` (mean reduction, no ½): the lab's ½·Σ convention is
 //! `0.5 * p.sse(y)`.
 
-use super::Op;
+use super::{sse, Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -21,24 +21,30 @@ impl<'t> Var<'t> {
 }
 
 /// Forward: `L = (1/n) Σ (p − y)²`.
-pub(crate) fn forward(p: &[f64], y: &[f64]) -> f64 {
-    super::sse::forward(p, y) / p.len() as f64
+pub(crate) fn forward(x: &[Operand<'_>], out: &mut [f64]) {
+    let (p, y) = (x[0].value, x[1].value);
+    out[0] = sse::value(p, y) / p.len() as f64;
 }
 
-/// Backward to the prediction: `dp += g·2(p − y)/n`.
+/// Backward: `dp += g · 2(p − y)/n`; `dy −= g · 2(p − y)/n`.
 #[inline(always)]
-pub(crate) fn backward_prediction(g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) {
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, p, y) = (cx.upstream[0], cx.input(0), cx.input(1));
     let n = p.len() as f64;
-    for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
-        *dp += g * 2.0 * (p - y) / n;
+    if let Some(dp) = cx.grad(0) {
+        for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
+            *dp += g * 2.0 * (p - y) / n;
+        }
+    }
+    if let Some(dy) = cx.grad(1) {
+        for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {
+            *dy -= g * 2.0 * (p - y) / n;
+        }
     }
 }
 
-/// Backward to the target: `dy −= g·2(p − y)/n`.
-#[inline(always)]
-pub(crate) fn backward_target(g: f64, p: &[f64], y: &[f64], dy: &mut [f64]) {
-    let n = p.len() as f64;
-    for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {
-        *dy -= g * 2.0 * (p - y) / n;
-    }
-}
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = [
+    "dL/d{a} += dL/d{y} · 2({a} − {b})/n",
+    "dL/d{b} −= dL/d{y} · 2({a} − {b})/n",
+];

@@ -2,10 +2,9 @@
 //!
 //! With `x * x` both inputs are the same node, and it receives both terms: `dx += 2 g ⊙ x`.
 
-use super::GradOut;
 use std::ops::Mul;
 
-use super::Op;
+use super::{map2, split2, Backward, GradOut, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Mul for Var<'t> {
@@ -22,15 +21,36 @@ impl<'t> Mul for Var<'t> {
     }
 }
 
-/// Forward: `y = a ⊙ b`.
-pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
+/// Forward: `y = a ⊙ b`, entry by entry.
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map2(x, y, values);
+}
+
+/// Backward: each factor's gradient is the upstream times the other factor, `da += g ⊙ b`,
+/// `db += g ⊙ a` (for `x ⊙ x` both run on the same gradient: `dx += 2 g ⊙ x`).
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, a, b) = (cx.upstream, cx.input(0), cx.input(1));
+    if let Some(da) = cx.grad_out(0) {
+        split2(da, g, b, times);
+    }
+    if let Some(db) = cx.grad_out(1) {
+        split2(db, g, a, times);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y} ⊙ {b}", "dL/d{b} += dL/d{y} ⊙ {a}"];
+
+/// `y = a ⊙ b` on slices.
+fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
     for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
         *y = a * b;
     }
 }
 
-/// Backward to one factor given the other: `dx += g ⊙ other`.
+/// `dx += g ⊙ other` (also `exp`'s rule, with `other = y`).
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], other: &[f64], dx: GradOut<'_>) {
+pub(crate) fn times(g: &[f64], other: &[f64], dx: GradOut<'_>) {
     dx.add(g.iter().zip(other).map(|(g, o)| g * o));
 }

@@ -4,7 +4,7 @@
 //! where the formula would read `0 · 0⁻¹ = 0 · ∞ = NaN` (PyTorch defines it the same way). For
 //! `0 < p < 1` at `x = 0` the derivative is `+∞`, as in PyTorch.
 
-use super::Op;
+use super::{Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -17,15 +17,17 @@ impl<'t> Var<'t> {
 }
 
 /// Forward: `y = xᵖ`.
-pub(crate) fn forward(p: f64, x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
+pub(crate) fn forward(p: f64, x: &[Operand<'_>], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x[0].value) {
         *y = x.powf(p);
     }
 }
 
 /// Backward: `dx += g ⊙ p·xᵖ⁻¹` (nothing at `p = 0`: the derivative of a constant).
 #[inline(always)]
-pub(crate) fn backward(p: f64, g: &[f64], x: &[f64], dx: &mut [f64]) {
+pub(crate) fn backward(p: f64, cx: &mut Backward<'_>) {
+    let (g, x) = (cx.upstream, cx.input(0));
+    let Some(dx) = cx.grad(0) else { return };
     if p == 0.0 {
         return;
     }
@@ -33,3 +35,6 @@ pub(crate) fn backward(p: f64, g: &[f64], x: &[f64], dx: &mut [f64]) {
         *dx += g * p * x.powf(p - 1.0);
     }
 }
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ {c}·{a}^({c} − 1)"];

@@ -1,8 +1,7 @@
 //! `y = max(x, 0)`, elementwise. dy/dx = 1 for x > 0, 0 otherwise (at the kink x = 0 we take 0,
 //! as PyTorch does): `dx += g ⊙ [y > 0]`, using the saved output (y > 0 exactly when x > 0).
 
-use super::GradOut;
-use super::Op;
+use super::{map1, split2, Backward, GradOut, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -14,16 +13,33 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `y = max(x, 0)` (NaN stays NaN, and so does −0: `if x < 0 { 0 } else { x }`).
-pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
+/// Forward: `y = max(x, 0)`, entry by entry (NaN stays NaN, and so does −0: `if x < 0 { 0 } else { x }`).
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map1(x, y, values);
+}
+
+/// Backward: `dx += g ⊙ [y > 0]`: the slope is 1 where the input was positive, else 0 (0 at the kink).
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, y) = (cx.upstream, cx.output());
+    if let Some(dx) = cx.grad_out(0) {
+        split2(dx, g, y, grad);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ [{y} > 0]"];
+
+/// `y = max(x on slices.
+fn values(x: &[f64], y: &mut [f64]) {
     for (y, &x) in y.iter_mut().zip(x) {
         *y = if x < 0.0 { 0.0 } else { x };
     }
 }
 
-/// Backward: `dx += g ⊙ [y > 0]`.
+/// `dx += g ⊙ [y > 0]` on slices.
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], y: &[f64], dx: GradOut<'_>) {
+fn grad(g: &[f64], y: &[f64], dx: GradOut<'_>) {
     dx.add(
         g.iter()
             .zip(y)

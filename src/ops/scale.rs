@@ -3,10 +3,9 @@
 //! Also what `-x` (`c = −1`), `x * 2.0`, `2.0 * x` and `x / 2.0` (`c = 1/2`) record. Derived:
 //! `c / x` is `c · x⁻¹` ([`powf`](super::powf) then scale), with no rule of its own.
 
-use super::GradOut;
 use std::ops::{Div, Mul, Neg};
 
-use super::Op;
+use super::{Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -69,14 +68,20 @@ impl<'t> Div<Var<'t>> for f64 {
 }
 
 /// Forward: `y = c · x`.
-pub(crate) fn forward(c: f64, x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
+pub(crate) fn forward(c: f64, x: &[Operand<'_>], y: &mut [f64]) {
+    for (y, x) in y.iter_mut().zip(x[0].value) {
         *y = c * x;
     }
 }
 
 /// Backward: `dx += c · g`.
 #[inline(always)]
-pub(crate) fn backward(c: f64, g: &[f64], dx: GradOut<'_>) {
-    dx.add(g.iter().map(|g| c * g));
+pub(crate) fn backward(c: f64, cx: &mut Backward<'_>) {
+    let g = cx.upstream;
+    if let Some(dx) = cx.grad_out(0) {
+        dx.halves(1, |s, dx| dx.add(g[s..].iter().map(|g| c * g)));
+    }
 }
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += {c} · dL/d{y}"];

@@ -1,8 +1,7 @@
 //! `y = σ(x) = 1 / (1 + e⁻ˣ)`, elementwise. dy/dx = σ(x)(1 − σ(x)) = y(1 − y):
 //! `dx += g ⊙ y ⊙ (1 − y)`, using the saved output (no exponential in the backward pass).
 
-use super::GradOut;
-use super::Op;
+use super::{map1, split2, Backward, GradOut, Op, Operand};
 use crate::kernels::sigmoid;
 use crate::tape::Var;
 
@@ -15,15 +14,32 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `y = σ(x)`.
-pub(crate) fn forward(x: &[f64], y: &mut [f64]) {
+/// Forward: `y = σ(x)`, entry by entry.
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map1(x, y, values);
+}
+
+/// Backward: `dx += g ⊙ y ⊙ (1 − y)`, from the saved output.
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, y) = (cx.upstream, cx.output());
+    if let Some(dx) = cx.grad_out(0) {
+        split2(dx, g, y, grad);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ {y} ⊙ (1 − {y})"];
+
+/// `y = σ(x)` on slices.
+fn values(x: &[f64], y: &mut [f64]) {
     for (y, x) in y.iter_mut().zip(x) {
         *y = sigmoid(*x);
     }
 }
 
-/// Backward: `dx += g ⊙ y ⊙ (1 − y)`.
+/// `dx += g ⊙ y ⊙ (1 − y)` on slices.
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], y: &[f64], dx: GradOut<'_>) {
+fn grad(g: &[f64], y: &[f64], dx: GradOut<'_>) {
     dx.add(g.iter().zip(y).map(|(g, y)| g * y * (1.0 - y)));
 }

@@ -2,7 +2,7 @@
 //!
 //! ∂L/∂p = 2(p − y), ∂L/∂y = −2(p − y): `dp += g·2(p − y)`, `dy −= g·2(p − y)`.
 
-use super::Op;
+use super::{Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -19,22 +19,33 @@ impl<'t> Var<'t> {
 }
 
 /// Forward: `L = Σ (p − y)²`, summed in order.
-pub(crate) fn forward(p: &[f64], y: &[f64]) -> f64 {
+pub(crate) fn forward(x: &[Operand<'_>], out: &mut [f64]) {
+    out[0] = value(x[0].value, x[1].value);
+}
+
+/// Backward: `dp += g · 2(p − y)`; `dy −= g · 2(p − y)`.
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, p, y) = (cx.upstream[0], cx.input(0), cx.input(1));
+    if let Some(dp) = cx.grad(0) {
+        for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
+            *dp += g * 2.0 * (p - y);
+        }
+    }
+    if let Some(dy) = cx.grad(1) {
+        for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {
+            *dy -= g * 2.0 * (p - y);
+        }
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = [
+    "dL/d{a} += dL/d{y} · 2({a} − {b})",
+    "dL/d{b} −= dL/d{y} · 2({a} − {b})",
+];
+
+/// `Σ (p − y)²` (also `mse`'s numerator).
+pub(crate) fn value(p: &[f64], y: &[f64]) -> f64 {
     p.iter().zip(y).map(|(p, y)| (p - y) * (p - y)).sum()
-}
-
-/// Backward to the prediction: `dp += g·2(p − y)`.
-#[inline(always)]
-pub(crate) fn backward_prediction(g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) {
-    for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
-        *dp += g * 2.0 * (p - y);
-    }
-}
-
-/// Backward to the target: `dy −= g·2(p − y)`.
-#[inline(always)]
-pub(crate) fn backward_target(g: f64, p: &[f64], y: &[f64], dy: &mut [f64]) {
-    for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {
-        *dy -= g * 2.0 * (p - y);
-    }
 }

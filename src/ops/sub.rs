@@ -1,9 +1,9 @@
 //! `y = a − b` (same shapes). ∂y/∂a = 1, ∂y/∂b = −1: `da += g`, `db −= g`.
 
-use super::GradOut;
 use std::ops::Sub;
 
-use super::Op;
+use super::add::pass_through;
+use super::{map2, split1, Backward, GradOut, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Sub for Var<'t> {
@@ -20,21 +20,35 @@ impl<'t> Sub for Var<'t> {
     }
 }
 
-/// Forward: `y = a − b`.
-pub(crate) fn forward(a: &[f64], b: &[f64], y: &mut [f64]) {
+/// Forward: `y = a − b`, entry by entry.
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    map2(x, y, values);
+}
+
+/// Backward: `da += g`, `db −= g`.
+#[inline(always)]
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let g = cx.upstream;
+    if let Some(da) = cx.grad_out(0) {
+        split1(da, g, pass_through);
+    }
+    if let Some(db) = cx.grad_out(1) {
+        split1(db, g, negated);
+    }
+}
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y}", "dL/d{b} −= dL/d{y}"];
+
+/// `y = a − b` on slices.
+fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
     for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
         *y = a - b;
     }
 }
 
-/// Backward to `a`: `da += g`.
+/// `db −= g`.
 #[inline(always)]
-pub(crate) fn backward_lhs(g: &[f64], da: GradOut<'_>) {
-    super::add::backward(g, da);
-}
-
-/// Backward to `b`: `db −= g`.
-#[inline(always)]
-pub(crate) fn backward_rhs(g: &[f64], db: GradOut<'_>) {
+fn negated(g: &[f64], db: GradOut<'_>) {
     db.add(g.iter().map(|g| -g));
 }

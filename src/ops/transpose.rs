@@ -1,7 +1,7 @@
 //! `y = xᵀ`: `y[j][i] = x[i][j]`. Each entry moves without changing, so its gradient moves back:
 //! `dx += gᵀ`.
 
-use super::Op;
+use super::{Backward, Op, Operand};
 use crate::tape::Var;
 
 impl<'t> Var<'t> {
@@ -14,8 +14,9 @@ impl<'t> Var<'t> {
     }
 }
 
-/// Forward: `y = xᵀ`, `x` being `rows×cols`.
-pub(crate) fn forward(x: &[f64], rows: usize, cols: usize, y: &mut [f64]) {
+/// Forward: `y = xᵀ`.
+pub(crate) fn forward(x: &[Operand<'_>], y: &mut [f64]) {
+    let (x, rows, cols) = (x[0].value, x[0].rows, x[0].cols);
     for r in 0..rows {
         for c in 0..cols {
             y[c * rows + r] = x[r * cols + c];
@@ -23,12 +24,18 @@ pub(crate) fn forward(x: &[f64], rows: usize, cols: usize, y: &mut [f64]) {
     }
 }
 
-/// Backward: `dx += gᵀ`, `x` being `rows×cols` (so `g` is `cols×rows`).
+/// Backward: `dx += gᵀ`, each entry's gradient going back to where the entry came from.
 #[inline(always)]
-pub(crate) fn backward(g: &[f64], rows: usize, cols: usize, dx: &mut [f64]) {
-    for r in 0..rows {
-        for c in 0..cols {
-            dx[r * cols + c] += g[c * rows + r];
+pub(crate) fn backward(cx: &mut Backward<'_>) {
+    let (g, (rows, cols)) = (cx.upstream, cx.input_shape(0));
+    if let Some(dx) = cx.grad(0) {
+        for r in 0..rows {
+            for c in 0..cols {
+                dx[r * cols + c] += g[c * rows + r];
+            }
         }
     }
 }
+
+/// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+pub(crate) const RULES: [&str; 1] = ["dL/d{a} += (dL/d{y})ᵀ"];

@@ -1,0 +1,208 @@
+//! What an op's code sees: its inputs as the forward kernel reads them ([`Operand`]), and the
+//! rule context, what a backward rule may read and write for one node during the reverse sweep
+//! ([`Backward`]), with an input's gradient as a rule writes it ([`GradOut`]).
+//!
+//! A rule reads its node's upstream gradient `dL/dy`, its inputs' values and its own saved
+//! output, and writes each input's gradient. In a plain sweep the first contribution to a
+//! gradient is written outright (`GradOut::fresh`) instead of added to zeros; rules that can
+//! write this way take a [`GradOut`], the others ask for [`Backward::grad`], a zero-filled slice
+//! to add into. The gradient under a width-1 dense layer may be kept as two factors
+//! ([`Backward::factor_grad`], [`Backward::factored_upstream`]).
+
+use crate::kernels::pool::halves;
+use crate::tape::{Node, NodeId, SweepSpace};
+
+use super::Op;
+
+/// An input's value and shape, as the forward kernels see it.
+#[derive(Clone, Copy)]
+pub(crate) struct Operand<'a> {
+    pub(crate) value: &'a [f64],
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+}
+
+/// What a backward rule may read (values, shapes, the upstream gradient) and write (the inputs'
+/// gradients) for one node during the reverse sweep.
+pub(crate) struct Backward<'a> {
+    node: &'a Node,
+    /// This node's index on the tape.
+    index: u32,
+    /// Whether the sweep lets first contributions overwrite (see [`GradOut`]).
+    fresh: bool,
+    nodes: &'a [Node],
+    values: &'a [f64],
+    /// The gradients of every node recorded before this one.
+    grads: &'a mut [f64],
+    /// dL/d(this node).
+    pub(crate) upstream: &'a [f64],
+    /// The tape's working space for rules, and the gradients this sweep keeps factored (see
+    /// [`Backward::factor_grad`]).
+    pub(crate) space: &'a mut SweepSpace,
+}
+
+impl<'a> Backward<'a> {
+    pub(crate) fn new(
+        index: usize,
+        fresh: bool,
+        nodes: &'a [Node],
+        values: &'a [f64],
+        grads: &'a mut [f64],
+        upstream: &'a [f64],
+        space: &'a mut SweepSpace,
+    ) -> Self {
+        Backward {
+            node: &nodes[index],
+            index: index as u32,
+            fresh,
+            nodes,
+            values,
+            grads,
+            upstream,
+            space,
+        }
+    }
+
+    /// Whether input `i` needs a gradient (a parameter flows into it).
+    pub(crate) fn wants(&self, i: usize) -> bool {
+        self.input_node(i).requires_grad
+    }
+
+    fn input_node(&self, i: usize) -> &'a Node {
+        &self.nodes[self.node.inputs[i].index()]
+    }
+
+    /// The value of input `i`.
+    pub(crate) fn input(&self, i: usize) -> &'a [f64] {
+        &self.values[self.input_node(i).range()]
+    }
+
+    /// `(rows, cols)` of input `i`.
+    pub(crate) fn input_shape(&self, i: usize) -> (usize, usize) {
+        let n = self.input_node(i);
+        (n.rows, n.cols)
+    }
+
+    /// This node's own (saved) output value.
+    pub(crate) fn output(&self) -> &'a [f64] {
+        &self.values[self.node.range()]
+    }
+
+    /// Input `i`'s gradient, to add into; `None` when no parameter flows into that input.
+    #[inline(always)]
+    pub(crate) fn grad(&mut self, i: usize) -> Option<&mut [f64]> {
+        let out = self.grad_out(i)?;
+        if out.fresh {
+            out.d.fill(0.0);
+        }
+        Some(out.d)
+    }
+
+    /// Sets input `i`'s gradient to the outer product `col · rowᵀ` without computing it, if it
+    /// can be kept factored; returns whether it was.
+    ///
+    /// It can when this is the input's only use in a plain sweep (so nothing else adds to its
+    /// gradient) and the input is a dense layer's output ([`Op::Linear`]), whose rule reads the
+    /// factors as they are ([`Backward::factored_upstream`]); the slot must hold both factors.
+    /// That is the gradient under a width-1 layer, `δ · Wᵀ` with δ m×1: the m×k matrix is
+    /// never written, nor read back. [`Gradients::wrt`](crate::Gradients::wrt) computes it
+    /// if asked.
+    #[inline]
+    pub(crate) fn factor_grad(&mut self, i: usize, col: &[f64], row: &[f64]) -> bool {
+        let (m, k) = (col.len(), row.len());
+        if !self.fresh || m * k < m + k {
+            return false;
+        }
+        let id = self.node.inputs.as_slice()[i];
+        let n = &self.nodes[id.index()];
+        let can = n.last_use == self.index
+            && matches!(n.op, Op::Linear(_))
+            && (n.rows, n.cols) == (m, k)
+            && self.only_use(i);
+        if can {
+            let slot = &mut self.grads[n.range()];
+            slot[..m].copy_from_slice(col);
+            slot[m..m + k].copy_from_slice(row);
+            self.space.factored.push(id.0);
+        }
+        can
+    }
+
+    /// Whether this node is the only one that passes a gradient back to input `i`, through
+    /// that input alone, given that it is the last ([`Node::last_use`]): nothing between the two
+    /// on the tape reads it. (A scan, but only for the rare rule that asks, rather than a use
+    /// count kept by every recorded node.)
+    fn only_use(&self, i: usize) -> bool {
+        let inputs: &[NodeId] = &self.node.inputs;
+        let id = inputs[i];
+        let between = &self.nodes[id.index() + 1..self.index as usize];
+        inputs.iter().filter(|&&j| j == id).count() == 1
+            && between
+                .iter()
+                .all(|u| u.op == Op::Detach || !u.inputs.contains(&id))
+    }
+
+    /// This node's gradient as the factors `(col, row)` of an outer product, if the rule of the
+    /// node it feeds kept it factored ([`Backward::factor_grad`]); `None` if it is stored.
+    #[inline]
+    pub(crate) fn factored_upstream(&self) -> Option<(&'a [f64], &'a [f64])> {
+        if !self.space.is_factored(self.index) {
+            return None;
+        }
+        let (m, k) = (self.node.rows, self.node.cols);
+        Some(self.upstream[..m + k].split_at(m))
+    }
+
+    /// Input `i`'s gradient for a rule that can overwrite it on the first contribution.
+    #[inline(always)]
+    pub(crate) fn grad_out(&mut self, i: usize) -> Option<GradOut<'_>> {
+        let id = self.node.inputs.as_slice()[i];
+        let n = &self.nodes[id.index()];
+        if !n.requires_grad {
+            return None;
+        }
+        // `x * x`: a later input that is the same node as an earlier one, which has written it.
+        let inputs: &[NodeId] = &self.node.inputs;
+        let repeated = inputs[..i].contains(&id);
+        Some(GradOut {
+            fresh: self.fresh && n.last_use == self.index && !repeated,
+            d: &mut self.grads[n.range()],
+        })
+    }
+}
+
+/// An input's gradient as a rule writes it. Its contribution is added to what the input's other
+/// uses have put there, except for the first contribution of a sweep (`fresh`), which is written
+/// over whatever an earlier sweep left: the tape then never zero-fills the buffer, nor reads
+/// those zeros back. Either way the result is `0 + contribution + …`, the same numbers.
+pub(crate) struct GradOut<'a> {
+    pub(crate) d: &'a mut [f64],
+    pub(crate) fresh: bool,
+}
+
+impl GradOut<'_> {
+    /// `d += c` entry by entry (`d = c` when fresh).
+    #[inline(always)]
+    pub(crate) fn add(self, contributions: impl Iterator<Item = f64>) {
+        if self.fresh {
+            for (d, c) in self.d.iter_mut().zip(contributions) {
+                *d = c;
+            }
+        } else {
+            for (d, c) in self.d.iter_mut().zip(contributions) {
+                *d += c;
+            }
+        }
+    }
+
+    /// Calls `f(first, part)` on two halves of the gradient, cut at a multiple of `unit`
+    /// entries, on two threads when it is large (see `kernels::pool::halves`).
+    #[inline(always)]
+    pub(crate) fn halves(self, unit: usize, f: impl Fn(usize, GradOut<'_>) + Sync) {
+        let fresh = self.fresh;
+        let work = self.d.len();
+        halves(self.d, unit, work, |first, d| {
+            f(first, GradOut { d, fresh })
+        });
+    }
+}

@@ -1,0 +1,71 @@
+//! What the elementwise ops share: recording an op whose output has its input's shape, and
+//! running an elementwise kernel or rule on two threads when the matrix is large (each entry is
+//! computed the same way wherever the cut falls, so the numbers never depend on it).
+
+use super::{GradOut, Op, Operand};
+use crate::kernels::pool::halves;
+use crate::tape::{fail, Var};
+
+/// Runs an elementwise kernel `f(x, out)` on two threads when the output is large.
+#[inline(always)]
+pub(crate) fn map1(x: &[Operand<'_>], out: &mut [f64], f: fn(&[f64], &mut [f64])) {
+    let (x, work) = (x[0].value, out.len());
+    halves(out, 1, work, |s, out| f(&x[s..], out));
+}
+
+/// Runs an elementwise kernel `f(a, b, out)` on two threads when the output is large.
+#[inline(always)]
+pub(crate) fn map2(x: &[Operand<'_>], out: &mut [f64], f: fn(&[f64], &[f64], &mut [f64])) {
+    let (a, b, work) = (x[0].value, x[1].value, out.len());
+    halves(out, 1, work, |s, out| f(&a[s..], &b[s..], out));
+}
+
+/// Runs an elementwise rule `rule(g, dx)` on two threads when the gradient is large.
+#[inline(always)]
+pub(crate) fn split1(dx: GradOut<'_>, g: &[f64], rule: fn(&[f64], GradOut<'_>)) {
+    dx.halves(1, |s, dx| rule(&g[s..], dx));
+}
+
+/// Runs an elementwise rule `rule(g, v, dx)` on two threads when the gradient is large.
+#[inline(always)]
+pub(crate) fn split2(dx: GradOut<'_>, g: &[f64], v: &[f64], rule: fn(&[f64], &[f64], GradOut<'_>)) {
+    dx.halves(1, |s, dx| rule(&g[s..], &v[s..], dx));
+}
+
+impl<'t> Var<'t> {
+    /// Records an elementwise op whose output has this node's shape.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn unary(self, op: Op) -> Var<'t> {
+        let (rows, cols) = self.shape();
+        self.tape.record(op, [self], rows, cols)
+    }
+
+    /// Records an op of two same-shaped operands whose output has that shape too.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
+        let (rows, cols) = same_shape(op.name(), self, other);
+        self.tape.record(op, [self, other], rows, cols)
+    }
+}
+
+/// Panics unless `a` and `b` share a tape and a shape; returns that shape.
+#[inline]
+#[track_caller]
+pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
+    a.tape.check_owner(op, b);
+    // Both shapes under one borrow: on a scalar graph this check is a good part of a node's cost.
+    let ((ar, ac), (br, bc)) = {
+        let t = a.tape.inner.borrow();
+        let (na, nb) = (&t.nodes[a.id.index()], &t.nodes[b.id.index()]);
+        ((na.rows, na.cols), (nb.rows, nb.cols))
+    };
+    if (ar, ac) != (br, bc) {
+        fail(format_args!(
+            "{op}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",
+            a.id, b.id
+        ));
+    }
+    (ar, ac)
+}

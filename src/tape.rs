@@ -9,7 +9,7 @@
 //! training loop, recording and differentiating a step of the same shape allocates nothing.
 
 use std::borrow::Cow;
-use std::cell::{Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
 
@@ -50,12 +50,13 @@ pub(crate) struct Node {
     /// Whether any parameter flows into this node; backward does no work for nodes without one.
     pub(crate) requires_grad: bool,
     /// During a reverse sweep: the first node of the sweep (the last on the tape) whose rule
-    /// passes a gradient back to this one, or [`NO_USE`] if none has yet. The sweep sets it when
-    /// it reaches that consumer, so it names only consumers the output depends on: a node still
-    /// at `NO_USE` when the sweep reaches it is on a dead branch, and its rule does not run.
-    /// The consumer it names may write the gradient outright instead of adding to a zero-filled
-    /// buffer. Between sweeps it is `NO_USE` on every node.
-    pub(crate) last_use: u32,
+    /// passed a gradient back to this one, or [`NO_USE`] if none has yet. A rule sets it when it
+    /// asks for an input's gradient (`Backward::grad_out`), so it names only consumers the
+    /// output depends on: a node still at `NO_USE` when the sweep reaches it is on a dead branch,
+    /// and its rule does not run. The first rule to set it writes the gradient outright instead
+    /// of adding to a zero-filled buffer. Between sweeps it is `NO_USE` on every node. (A `Cell`:
+    /// rules mark their inputs through the shared view of the nodes they read.)
+    pub(crate) last_use: Cell<u32>,
 }
 
 /// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
@@ -129,35 +130,23 @@ impl Inner {
 
     /// The sweep's visit to node `index`, on its way down from `output`: whether its rule runs.
     ///
-    /// It runs if the node is the output, or a rule that ran has passed it a gradient (its
-    /// [`Node::last_use`] mark), and if a parameter flows into it and it has a rule. Then each
-    /// input that takes a gradient and has no mark yet gets this node's: the first live consumer
-    /// in the sweep, whose rule may write that gradient outright. A node the output does not
-    /// depend on keeps a zero gradient (written here when `zero_unreached`, i.e. when the
-    /// buffer was not zero-filled), and the mark is cleared for the next sweep.
+    /// It runs if the node is the output or a rule that ran has passed it a gradient (its
+    /// [`Node::last_use`] mark), and if a parameter flows into it and it has a rule. A node the
+    /// output does not depend on keeps a zero gradient (written here when `zero_unreached`, i.e.
+    /// when the buffer was not zero-filled). The mark is cleared for the next sweep: every rule
+    /// that could set it (the node's consumers) has run by now.
     #[inline(always)]
     fn reach(&mut self, index: usize, output: NodeId, zero_unreached: bool) -> bool {
-        let node = &mut self.nodes[index];
-        let reached = index == output.index() || node.last_use != NO_USE;
-        node.last_use = NO_USE;
+        let node = &self.nodes[index];
+        let reached = index == output.index() || node.last_use.get() != NO_USE;
+        node.last_use.set(NO_USE);
         if !reached || !node.requires_grad {
             if zero_unreached && index != output.index() {
                 self.grads[node.range()].fill(0.0);
             }
             return false;
         }
-        if node.op.is_leaf() || node.op == Op::Detach {
-            return false;
-        }
-        let this = index as u32;
-        for k in 0..node.inputs.len() {
-            let input = self.nodes[index].inputs[k];
-            let n = &mut self.nodes[input.index()];
-            if n.requires_grad && n.last_use == NO_USE {
-                n.last_use = this;
-            }
-        }
-        true
+        !node.op.is_leaf() && node.op != Op::Detach
     }
 
     /// The gradient of node `index` from the last sweep, computed here if it was kept factored.
@@ -444,7 +433,7 @@ impl Tape {
         let t = &mut *guard;
         if std::mem::replace(&mut t.sweeping, true) {
             // A rule panicked in the last sweep: forget the marks it left.
-            t.nodes.iter_mut().for_each(|n| n.last_use = NO_USE);
+            t.nodes.iter().for_each(|n| n.last_use.set(NO_USE));
         }
         let out = &t.nodes[output.index()];
         let end = out.offset + seed.len();
@@ -543,7 +532,7 @@ impl Tape {
                     // The nodes below were not reached: clear the marks this sweep left on them.
                     t.nodes[..index]
                         .iter_mut()
-                        .for_each(|n| n.last_use = NO_USE);
+                        .for_each(|n| n.last_use.set(NO_USE));
                     t.sweeping = false;
                     return Err(Box::new(anomaly));
                 }
@@ -730,7 +719,7 @@ fn push_node(
         cols,
         offset,
         requires_grad,
-        last_use: NO_USE,
+        last_use: Cell::new(NO_USE),
     });
     id
 }

@@ -10,7 +10,7 @@
 //! ([`Backward::factor_grad`], [`Backward::factored_upstream`]).
 
 use crate::kernels::pool::halves;
-use crate::tape::{Node, NodeId, SweepSpace};
+use crate::tape::{Node, NodeId, SweepSpace, NO_USE};
 
 use super::Op;
 
@@ -115,7 +115,8 @@ impl<'a> Backward<'a> {
         }
         let id = self.node.inputs.as_slice()[i];
         let n = &self.nodes[id.index()];
-        let can = n.last_use == self.index
+        // No rule has passed it a gradient yet in this sweep: this is its first live consumer.
+        let can = n.last_use.get() == NO_USE
             && matches!(n.op, Op::Linear(_))
             && (n.rows, n.cols) == (m, k)
             && self.only_use(i);
@@ -124,13 +125,14 @@ impl<'a> Backward<'a> {
             slot[..m].copy_from_slice(col);
             slot[m..m + k].copy_from_slice(row);
             self.space.factored.push(id.0);
+            n.last_use.set(self.index);
         }
         can
     }
 
     /// Whether this node is the only one that passes a gradient back to input `i`, through
-    /// that input alone, given that it is the last ([`Node::last_use`]): nothing between the two
-    /// on the tape reads it. (A scan, but only for the rare rule that asks, rather than a use
+    /// that input alone, given that no consumer recorded after it has ([`Node::last_use`]):
+    /// nothing between the two on the tape reads it. (A scan, but only for the rare rule that asks, rather than a use
     /// count kept by every recorded node.)
     fn only_use(&self, i: usize) -> bool {
         let inputs: &[NodeId] = &self.node.inputs;
@@ -153,7 +155,10 @@ impl<'a> Backward<'a> {
         Some(self.upstream[..m + k].split_at(m))
     }
 
-    /// Input `i`'s gradient for a rule that can overwrite it on the first contribution.
+    /// Input `i`'s gradient for a rule that can overwrite it on the first contribution;
+    /// `None` when no parameter flows into that input. Asking marks the input as reached by
+    /// the sweep ([`Node::last_use`]): the first rule to ask writes, later ones (another
+    /// consumer, or the same node again in `x * x`) add.
     #[inline(always)]
     pub(crate) fn grad_out(&mut self, i: usize) -> Option<GradOut<'_>> {
         let id = self.node.inputs.as_slice()[i];
@@ -161,11 +166,10 @@ impl<'a> Backward<'a> {
         if !n.requires_grad {
             return None;
         }
-        // `x * x`: a later input that is the same node as an earlier one, which has written it.
-        let inputs: &[NodeId] = &self.node.inputs;
-        let repeated = inputs[..i].contains(&id);
+        let first = n.last_use.get() == NO_USE;
+        n.last_use.set(self.index);
         Some(GradOut {
-            fresh: self.fresh && n.last_use == self.index && !repeated,
+            fresh: self.fresh && first,
             d: &mut self.grads[n.range()],
         })
     }

@@ -27,6 +27,7 @@
 pub mod anomaly;
 pub mod check;
 pub mod data;
+pub mod experiment;
 mod grads;
 pub mod hand;
 pub mod kernels;

@@ -286,7 +286,9 @@ pub struct Setup {
     pub lr: f64,
     /// How the weights are drawn.
     pub init: Init,
-    /// The seed of the weights.
+    /// The seed of the weights. The default, 2, is `examples/lab1`'s: from seed 1 the lab's
+    /// network sits on a plateau on `XOR_easy` (one point stuck near 0.5) for thousands of
+    /// epochs, a local minimum the comparisons would all inherit.
     pub seed: u64,
     /// The epoch cap: a run stops after this many epochs at the latest.
     pub epochs: usize,
@@ -300,7 +302,7 @@ pub struct Setup {
 
 impl Default for Setup {
     /// The lab's: 2-4-4-1 (for 2-D data) with sigmoids and biases, MSE, per-sample SGD at lr 0.8,
-    /// uniform weights from seed 1, stop once every sample's loss is below 0.04, at most 5000
+    /// uniform weights from seed 2, stop once every sample's loss is below 0.04, at most 5000
     /// epochs (half a second on the lab's 100 points in release; a few seconds with 20-unit
     /// hidden layers).
     fn default() -> Self {
@@ -313,7 +315,7 @@ impl Default for Setup {
             optimizer: OptimizerKind::Sgd,
             lr: 0.8,
             init: Init::Uniform,
-            seed: 1,
+            seed: 2,
             epochs: 5000,
             batch_size: 1,
             stop_below: Some(0.04),
@@ -411,7 +413,7 @@ impl Setup {
 
 impl fmt::Display for Setup {
     /// One line: `hidden 4-4 sigmoid, sigmoid out, MSE, sgd lr 0.8, batch 1, uniform init,
-    /// seed 1, stop when every loss < 0.040 or at 5000 epochs`.
+    /// seed 2, stop when every loss < 0.040 or at 5000 epochs`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sizes: Vec<String> = self.hidden.iter().map(|s| s.to_string()).collect();
         let bias = if self.bias { "" } else { " without bias" };

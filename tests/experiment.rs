@@ -199,7 +199,7 @@ fn the_same_input_gives_the_same_report() {
 
 #[test]
 fn the_lab_setup_reaches_the_stop_rule_on_the_linear_data() {
-    let data = data::linear(100, 1);
+    let data = data::linear(100, 2);
     let run = Setup::default().train("lab", &data);
     let Outcome::Converged { epoch } = run.outcome else {
         panic!("the lab's run should converge: {}", run.outcome);

@@ -260,8 +260,8 @@ impl fmt::Display for OptimizerKind {
 /// [`output`](Setup::output).
 ///
 /// # The output layer, and "no activation"
-/// The output layer is a sigmoid, whatever the hidden layers use, so that every variant
-/// predicts a probability that the 0.5 threshold, the accuracy and the log-loss read the same
+/// [`output`](Setup::output) is the sigmoid in every variant, whatever the hidden layers use,
+/// so that every variant predicts a probability that the 0.5 threshold, the accuracy and the log-loss read the same
 /// way: a ReLU output would be unbounded above and stuck at 0 for half the inputs. So the
 /// [`Comparison::Activation`] runs change the hidden layers only, with one exception: its
 /// `none` variants are the reports' "no activation at all", a fully linear network (identity
@@ -350,7 +350,8 @@ impl Setup {
     /// name `label`.
     ///
     /// # Panics
-    /// If the data set is empty (outside data should be checked before: [`Dataset::is_empty`]).
+    /// If the data set is empty (outside data should be checked before: [`Dataset::is_empty`])
+    /// or [`batch_size`](Setup::batch_size) is 0.
     pub fn train(&self, label: &str, data: &Dataset) -> RunResult {
         let mut mlp = self.mlp(data.x.cols(), data.y.cols());
         let mut optimizer = self.optimizer.build(self.lr);
@@ -547,7 +548,7 @@ pub struct Report {
 /// one after another, and collects the results.
 ///
 /// # Panics
-/// If the data set is empty.
+/// If the data set is empty or [`Setup::batch_size`] is 0.
 pub fn run(comparison: Comparison, data: &Dataset, base: &Setup) -> Report {
     assert!(
         !data.is_empty(),

@@ -22,11 +22,14 @@
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 //! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop
 //!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
+//! - [`experiment`]: the lab reports' comparisons (learning rate, hidden sizes, activation,
+//!   optimizer, loss, initialisation), one call each, as a Markdown table and overlaid curves.
 #![deny(missing_docs)]
 
 pub mod anomaly;
 pub mod check;
 pub mod data;
+pub mod experiment;
 mod grads;
 pub mod hand;
 pub mod kernels;

@@ -776,12 +776,18 @@ mod tests {
     /// just large enough to be cut in two and run on both threads.
     #[test]
     fn miri_every_path_on_small_shapes_and_one_parallel_product() {
-        for path in [
-            GemmPath::Auto,
-            GemmPath::Loop,
-            GemmPath::Packed,
-            GemmPath::MatrixMultiply,
-        ] {
+        // matrixmultiply's own threads read /proc under Miri and crawl: its code is not ours.
+        let paths: &[GemmPath] = if cfg!(miri) {
+            &[GemmPath::Auto, GemmPath::Loop, GemmPath::Packed]
+        } else {
+            &[
+                GemmPath::Auto,
+                GemmPath::Loop,
+                GemmPath::Packed,
+                GemmPath::MatrixMultiply,
+            ]
+        };
+        for &path in paths {
             for (m, k, n) in [(1, 1, 1), (3, 2, 4), (9, 5, 17), (2, 9, 3), (7, 3, 1)] {
                 check_every_layout(path, m, k, n);
             }

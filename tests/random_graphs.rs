@@ -2418,6 +2418,20 @@ fn random_graphs_match_the_interpreter_in_anomaly_mode() {
 }
 
 #[test]
+fn random_graphs_match_the_interpreter_with_the_packed_kernel_everywhere() {
+    // The same check with large products routed to the packed GEMM on this thread (its portable
+    // micro-kernel where the CPU has no AVX-512F), so its blocks and cuts meet random graphs on
+    // every machine.
+    let test = "random_graphs_match_the_interpreter_with_the_packed_kernel_everywhere";
+    let batch = || run_batch(test, 3_000_000..3_000_600, Sweep::Plain);
+    let Some(cov) = chainrule::kernels::with_packed_everywhere(batch) else {
+        return;
+    };
+    covers("cases", cov.cases, 600);
+    covers("parallel products", cov.parallel_products, 3);
+}
+
+#[test]
 fn random_graphs_match_the_interpreter_through_backward_trace() {
     let test = "random_graphs_match_the_interpreter_through_backward_trace";
     let Some(cov) = run_batch(test, 2_000_000..2_000_200, Sweep::Trace) else {

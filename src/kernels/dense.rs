@@ -12,7 +12,7 @@
 //! `f(z + b)`; `g · f'(a)` as the activation ops' rules write it. Only the sums over rows are
 //! grouped differently when a pass is large enough to be split between the two threads.
 
-use crate::nn::Activation;
+use super::Activation;
 
 use super::pool::{join, PARALLEL_ENTRIES};
 use super::{sigmoid, THIN_K};

@@ -33,9 +33,12 @@ macro_rules! avx512_copy {
     };
 }
 
+mod activation;
 pub(crate) mod dense;
 mod packed;
 pub(crate) mod pool;
+
+pub use activation::Activation;
 
 use dense::Epilogue;
 
@@ -631,7 +634,7 @@ mod tests {
 
     #[test]
     fn epilogue_is_bias_then_activation_after_the_product_on_every_route() {
-        use crate::nn::Activation;
+        use super::Activation;
         // The direct loop, row-axpy (k = 2), thin Aᵀ (m = 2), gemv (n = 1), the packed kernel on
         // one thread with edge tiles, split by rows, and split by the inner size.
         let mut shapes = vec![(3, 2, 4), (300, 2, 40), (2, 300, 40), (301, 40, 1)];
@@ -690,7 +693,7 @@ mod tests {
 
     #[test]
     fn delta_pass_matches_a_naive_pass_on_one_thread_and_two() {
-        use crate::nn::Activation;
+        use super::Activation;
         use dense::{delta_pass, Upstream};
         // 40x7 stays on one thread; 2100x16 is cut in two.
         for (m, n, k) in [(40, 7, 3), (2100, 16, 2)] {

@@ -28,7 +28,7 @@ use std::cell::RefCell;
 
 use super::dense::{activate, Epilogue};
 use super::pool;
-use crate::nn::Activation;
+use super::Activation;
 
 /// Rows of the micro-kernel's tile.
 pub const MR: usize = 8;

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use crate::kernels::pool::halves;
-use crate::nn::Activation;
+use crate::kernels::Activation;
 use crate::tape::{fail, Node, NodeId, SweepSpace, Var};
 
 pub(crate) mod add;

@@ -29,8 +29,6 @@ pub mod check;
 pub mod data;
 mod grads;
 pub mod hand;
-// Step one of splitting kernels/mod.rs: the file is renamed first, so that history follows the GEMM.
-#[path = "kernels/gemm.rs"]
 pub mod kernels;
 pub mod loss;
 mod matrix;

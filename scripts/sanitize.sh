@@ -21,7 +21,7 @@ if [[ "$what" == all || "$what" == miri ]]; then
         kernels::pool::tests::a_panic_on_either_side \
         kernels::pool::tests::the_worker_survives \
         kernels::packed::tests::a_view_that_does_not_fit \
-        kernels::tests::miri_
+        kernels::gemm::tests::miri_
 fi
 
 if [[ "$what" == all || "$what" == asan ]]; then

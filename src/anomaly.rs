@@ -12,7 +12,7 @@ use std::panic::Location;
 
 use crate::matrix::summarize;
 use crate::ops::Op;
-use crate::tape::{Node, NodeId};
+use crate::tape::{Node, NodeId, Tape};
 
 /// Which pass found the anomaly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,6 +235,42 @@ impl AnomalyState {
             found: summarize(rows, cols, found),
             gradient_of,
         }
+    }
+}
+
+// Anomaly mode's switches, with the mode they switch (an inherent impl of the tape).
+impl Tape {
+    /// Turns anomaly mode on or off (see [`crate::anomaly`]): while on, every recorded value and
+    /// every gradient is checked for NaN and infinity, and the first one found is kept with the
+    /// op and the source line that recorded it. Off by default; it costs nothing while off.
+    ///
+    /// ```
+    /// use chainrule::Tape;
+    /// let tape = Tape::new();
+    /// tape.set_anomaly_detection(true);
+    /// let x = tape.scalar(0.0);
+    /// let y = x.log().exp();                  // log(0) = −∞ is the first non-finite value
+    /// let err = tape.try_backward(y).unwrap_err();
+    /// assert_eq!(err.op.name(), "log");
+    /// assert!(err.to_string().contains("produced [-inf]"));
+    /// ```
+    pub fn set_anomaly_detection(&self, on: bool) {
+        self.inner.borrow_mut().anomaly.enabled = on;
+    }
+
+    /// Whether anomaly mode is on.
+    pub fn anomaly_detection(&self) -> bool {
+        self.inner.borrow().anomaly.enabled
+    }
+
+    /// The first anomaly found since the tape was last reset, if any (anomaly mode only).
+    pub fn anomaly(&self) -> Option<Anomaly> {
+        self.inner.borrow().anomaly.first.clone()
+    }
+
+    /// How many values and gradients anomaly mode has checked on this tape (0 while it is off).
+    pub fn anomaly_checks(&self) -> usize {
+        self.inner.borrow().anomaly.checks
     }
 }
 

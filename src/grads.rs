@@ -1,11 +1,12 @@
 //! Reading gradients (and values) off a tape after the reverse sweep.
 
+use std::borrow::Cow;
 use std::cell::Ref;
 use std::fmt;
 use std::ops::{Deref, Index};
 
 use crate::matrix::{write_rows, Matrix};
-use crate::tape::{fail, Tape, Var};
+use crate::tape::{fail, Inner, Tape, Var};
 
 /// The gradients of one backward sweep, read per [`Var`] with [`wrt`](Gradients::wrt).
 ///
@@ -55,6 +56,73 @@ impl fmt::Debug for Gradients<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let covered = self.tape.inner.borrow().grads_for;
         write!(f, "Gradients {{ nodes: {covered} }}")
+    }
+}
+
+// Reading one node's value and gradient from its handle (an inherent impl of the tape's `Var`).
+impl<'t> Var<'t> {
+    /// A copy of the node's value.
+    pub fn value(self) -> Matrix {
+        self.value_ref().to_matrix()
+    }
+
+    /// A view of the node's value, without copying. Drop it before recording more ops.
+    pub fn value_ref(self) -> MatRef<'t> {
+        let t = self.tape.inner.borrow();
+        let n = &t.nodes[self.id.index()];
+        let (rows, cols, range) = (n.rows, n.cols, n.range());
+        MatRef::new(Ref::map(t, |t| &t.values[range]), rows, cols)
+    }
+
+    /// The value of a 1×1 node.
+    ///
+    /// # Panics
+    /// If the node is not 1×1.
+    #[inline]
+    #[track_caller]
+    pub fn item(self) -> f64 {
+        let t = self.tape.inner.borrow();
+        let n = &t.nodes[self.id.index()];
+        if n.rows * n.cols != 1 {
+            fail(format_args!(
+                "item: {} ({}) is {}x{}, not 1x1",
+                self.id, n.op, n.rows, n.cols
+            ));
+        }
+        t.values[n.offset]
+    }
+
+    /// A copy of this node's gradient from the last backward sweep, or `None` if no sweep has
+    /// reached it (none ran, or the node was recorded after the output it started from).
+    pub fn grad(self) -> Option<Matrix> {
+        let t = self.tape.inner.borrow();
+        if self.id.index() >= t.grads_for {
+            return None;
+        }
+        let n = &t.nodes[self.id.index()];
+        // Through `Inner::grad`: a gradient the sweep kept as two factors is multiplied out.
+        Some(Matrix::new(
+            n.rows,
+            n.cols,
+            t.grad(self.id.index()).into_owned(),
+        ))
+    }
+}
+
+impl Inner {
+    /// The gradient of node `index` from the last sweep, computed here if it was kept factored.
+    pub(crate) fn grad(&self, index: usize) -> Cow<'_, [f64]> {
+        let n = &self.nodes[index];
+        let slot = &self.grads[n.range()];
+        if !self.space.is_factored(index as u32) {
+            return Cow::Borrowed(slot);
+        }
+        let (col, row) = slot[..n.rows + n.cols].split_at(n.rows);
+        Cow::Owned(
+            col.iter()
+                .flat_map(|c| row.iter().map(move |r| c * r))
+                .collect(),
+        )
     }
 }
 

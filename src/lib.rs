@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Where things are:
-//! - [`Tape`] and [`Var`] (`src/tape.rs`): recording, the reverse sweep, reuse without allocation.
+//! - [`Tape`] and [`Var`] (`src/tape.rs`): recording, reuse without allocation; the reverse sweep
+//!   (`src/sweep.rs`).
 //! - every op's forward and backward rule side by side in `src/ops/<op>.rs`; the list is [`Op`].
 //! - [`Gradients`] (`src/grads.rs`): reading gradients per variable.
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
@@ -39,6 +40,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod plot;
+mod sweep;
 mod tape;
 pub mod train;
 pub mod viz;

@@ -28,19 +28,11 @@ use smallvec::SmallVec;
 use crate::matrix::Matrix;
 use crate::tape::{Tape, Var};
 
-/// The function applied after a layer's affine map `x·W + b`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Activation {
-    /// `σ(z) = 1 / (1 + e⁻ᶻ)`.
-    Sigmoid,
-    /// `max(z, 0)`.
-    Relu,
-    /// `tanh z`.
-    Tanh,
-    /// `z` itself: no activation (the layer stays linear).
-    Identity,
-}
+// Defined with the kernels that fuse it into the GEMM; shown here too, where layers choose it.
+#[doc(inline)]
+pub use crate::kernels::Activation;
 
+// An inherent impl of the kernels' enum: recording needs the tape, which the kernels do not know.
 impl Activation {
     /// Records this activation on `z` (nothing for [`Activation::Identity`]).
     #[inline]

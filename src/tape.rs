@@ -7,19 +7,19 @@
 //! [`Tape::reset`] forgets every node but keeps the buffers (the value buffer even keeps its
 //! length, since every forward kernel overwrites its output), so after the first step of a
 //! training loop, recording and differentiating a step of the same shape allocates nothing.
+//!
+//! This file is the arena and the recording; the reverse sweep over it is in `sweep.rs`, reading
+//! a node's value and gradient in `grads.rs`, anomaly mode's switches in `anomaly.rs`.
 
-use std::borrow::Cow;
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
 
 use smallvec::SmallVec;
 
-use crate::anomaly::{Anomaly, AnomalyState};
-use crate::grads::{Gradients, MatRef};
-use crate::kernels::pool::halves;
+use crate::anomaly::AnomalyState;
 use crate::matrix::Matrix;
-use crate::ops::{self, Backward, Op, Operand};
+use crate::ops::{self, Op, Operand};
 
 /// The index of a node on its tape, in recording order. Printed as `n7`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,14 +108,6 @@ impl SweepSpace {
     }
 }
 
-/// One node's step of a traced reverse sweep: the upstream gradient it received and what its rule
-/// added to each input's gradient.
-pub(crate) struct RawStep {
-    pub(crate) node: NodeId,
-    pub(crate) upstream: Vec<f64>,
-    pub(crate) added: SmallVec<[(NodeId, Vec<f64>); 2]>,
-}
-
 impl Inner {
     /// Reserves the next `len` entries of the value buffer and returns them (stale contents).
     #[inline]
@@ -126,42 +118,6 @@ impl Inner {
         }
         self.used = end;
         &mut self.values[start..end]
-    }
-
-    /// The sweep's visit to node `index`, on its way down from `output`: whether its rule runs.
-    ///
-    /// It runs if the node is the output or a rule that ran has passed it a gradient (its
-    /// [`Node::last_use`] mark), and if a parameter flows into it and it has a rule. A node the
-    /// output does not depend on keeps a zero gradient (written here when `zero_unreached`, i.e.
-    /// when the buffer was not zero-filled). The mark is cleared for the next sweep: every rule
-    /// that could set it (the node's consumers) has run by now.
-    #[inline(always)]
-    fn reach(&mut self, index: usize, output: NodeId, zero_unreached: bool) -> bool {
-        let node = &self.nodes[index];
-        let reached = index == output.index() || node.last_use.get() != NO_USE;
-        node.last_use.set(NO_USE);
-        if !reached || !node.requires_grad {
-            if zero_unreached && index != output.index() {
-                self.grads[node.range()].fill(0.0);
-            }
-            return false;
-        }
-        !node.op.is_leaf() && node.op != Op::Detach
-    }
-
-    /// The gradient of node `index` from the last sweep, computed here if it was kept factored.
-    pub(crate) fn grad(&self, index: usize) -> Cow<'_, [f64]> {
-        let n = &self.nodes[index];
-        let slot = &self.grads[n.range()];
-        if !self.space.is_factored(index as u32) {
-            return Cow::Borrowed(slot);
-        }
-        let (col, row) = slot[..n.rows + n.cols].split_at(n.rows);
-        Cow::Owned(
-            col.iter()
-                .flat_map(|c| row.iter().map(move |r| c * r))
-                .collect(),
-        )
     }
 }
 
@@ -361,256 +317,6 @@ impl Tape {
         }
     }
 
-    /// Runs the reverse sweep from a 1×1 `output` (a loss) and returns every gradient d`output`/d·.
-    ///
-    /// Gradients are recomputed from zero on each call, so calling it twice gives the same numbers.
-    /// Only nodes the output depends on run their backward rule: nodes recorded on the side
-    /// (before or after the output) and nodes that depend on no parameter get no gradient work,
-    /// and their gradient reads as zero, so a value recorded only to be printed never changes a
-    /// gradient. The output's own gradient reads as 1.
-    ///
-    /// # Panics
-    /// If `output` is not 1×1 (reduce it with `.sum()` / `.mean()`, or seed it with
-    /// [`backward_with`](Tape::backward_with)), or belongs to another tape.
-    ///
-    /// In anomaly mode, a NaN or infinity in the forward or backward pass panics with the
-    /// [`Anomaly`]; use [`try_backward`](Tape::try_backward) to get it as an error instead.
-    #[inline]
-    #[track_caller]
-    pub fn backward<'t>(&'t self, output: Var<'t>) -> Gradients<'t> {
-        match self.try_backward(output) {
-            Ok(grads) => grads,
-            Err(anomaly) => panic!("{anomaly}"),
-        }
-    }
-
-    /// The vector–Jacobian product: backward from a non-scalar `output` with `seed` as dL/d`output`.
-    ///
-    /// As in [`backward`](Tape::backward), only the nodes `output` depends on run their rule;
-    /// `output`'s own gradient reads as `seed`, whether or not a parameter flows into it.
-    ///
-    /// # Panics
-    /// If `seed`'s shape differs from `output`'s, or `output` belongs to another tape.
-    #[inline]
-    #[track_caller]
-    pub fn backward_with<'t>(&'t self, output: Var<'t>, seed: &Matrix) -> Gradients<'t> {
-        self.check_owner("backward_with", output);
-        let (rows, cols) = output.shape();
-        if seed.shape() != (rows, cols) {
-            fail(format_args!(
-                "backward_with: the seed is {}x{} but the output {} is {rows}x{cols}",
-                seed.rows(),
-                seed.cols(),
-                output.id
-            ));
-        }
-        if let Some(anomaly) = self.forward_anomaly(output.id) {
-            panic!("{anomaly}");
-        }
-        if let Err(anomaly) = self.sweep(output.id, seed.as_slice(), None) {
-            panic!("{anomaly}");
-        }
-        Gradients::new(self)
-    }
-
-    /// The reverse sweep: seed the output's gradient, then walk the tape backwards once.
-    ///
-    /// Only nodes the output depends on run their rule (see [`Inner::reach`]): a value recorded
-    /// on the side, say a loss printed for a report, never changes a gradient, even where its
-    /// rule would compute `0 · ∞`. The output's own gradient is the seed, whether or not a
-    /// parameter flows into it.
-    ///
-    /// With `trace`, each rule's contribution is also recorded (the inputs' gradients are set
-    /// aside, the rule runs on zeros, and what it wrote is kept and added back). In anomaly mode
-    /// every gradient a rule writes is checked, and the sweep stops at the first non-finite one.
-    pub(crate) fn sweep(
-        &self,
-        output: NodeId,
-        seed: &[f64],
-        mut trace: Option<&mut Vec<RawStep>>,
-    ) -> Result<(), Box<Anomaly>> {
-        let mut guard = self.inner.borrow_mut();
-        let t = &mut *guard;
-        if std::mem::replace(&mut t.sweeping, true) {
-            // A rule panicked in the last sweep: forget the marks it left.
-            t.nodes.iter().for_each(|n| n.last_use.set(NO_USE));
-        }
-        let out = &t.nodes[output.index()];
-        let end = out.offset + seed.len();
-        // The gradient buffer keeps its high-water length, like the value buffer. When nothing
-        // watches the sweep (no trace, no anomaly mode), each gradient is written outright by its
-        // first contribution, so the buffer is not zero-filled; otherwise it is, and every rule
-        // adds.
-        let watched = trace.is_some() || t.anomaly.enabled;
-        if t.grads.len() < end {
-            t.grads.resize(end, 0.0);
-        }
-        if watched {
-            let work = end;
-            halves(&mut t.grads[..end], 1, work, |_, part| part.fill(0.0));
-        }
-        t.grads[out.offset..end].copy_from_slice(seed);
-        t.grads_for = 0;
-        t.space.factored.clear();
-        if !watched {
-            // The plain sweep, with nothing to record or check per node.
-            for index in (0..=output.index()).rev() {
-                if !t.reach(index, output, true) {
-                    continue;
-                }
-                let node = &t.nodes[index];
-                let (below, rest) = t.grads.split_at_mut(node.offset);
-                let upstream = &rest[..node.rows * node.cols];
-                let mut cx = Backward::new(
-                    index,
-                    true,
-                    &t.nodes,
-                    &t.values,
-                    below,
-                    upstream,
-                    &mut t.space,
-                );
-                ops::backward(node.op, &mut cx);
-            }
-            t.grads_for = output.index() + 1;
-            t.sweeping = false;
-            return Ok(());
-        }
-        for index in (0..=output.index()).rev() {
-            if !t.reach(index, output, false) {
-                continue;
-            }
-            let node = &t.nodes[index];
-            // Inputs always sit below the node's offset: split there to read the node's own
-            // gradient (the upstream) while writing its inputs' gradients.
-            let (below, rest) = t.grads.split_at_mut(node.offset);
-            let upstream = &rest[..node.rows * node.cols];
-            // A trace sets the inputs' gradients aside so the rule writes its contribution alone.
-            let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
-            if trace.is_some() {
-                for &input in &node.inputs {
-                    let n = &t.nodes[input.index()];
-                    if n.requires_grad && !added.iter().any(|(id, _)| *id == input) {
-                        added.push((input, below[n.range()].to_vec()));
-                        below[n.range()].fill(0.0);
-                    }
-                }
-            }
-            ops::backward(
-                node.op,
-                &mut Backward::new(
-                    index,
-                    false,
-                    &t.nodes,
-                    &t.values,
-                    below,
-                    upstream,
-                    &mut t.space,
-                ),
-            );
-            if let Some(steps) = trace.as_deref_mut() {
-                for (input, before) in added.iter_mut() {
-                    let grad = &mut below[t.nodes[input.index()].range()];
-                    for (g, b) in grad.iter_mut().zip(before.iter_mut()) {
-                        // keep the contribution in `before`, and restore the running sum
-                        let contribution = *g;
-                        *g += *b;
-                        *b = contribution;
-                    }
-                }
-                steps.push(RawStep {
-                    node: NodeId(index as u32),
-                    upstream: upstream.to_vec(),
-                    added,
-                });
-            }
-            if t.anomaly.enabled {
-                if let Some(anomaly) =
-                    t.anomaly
-                        .after_rule(NodeId(index as u32), &t.nodes, &t.values, &t.grads)
-                {
-                    // The nodes below were not reached: clear the marks this sweep left on them.
-                    t.nodes[..index]
-                        .iter_mut()
-                        .for_each(|n| n.last_use.set(NO_USE));
-                    t.sweeping = false;
-                    return Err(Box::new(anomaly));
-                }
-            }
-        }
-        t.grads_for = output.index() + 1;
-        t.sweeping = false;
-        Ok(())
-    }
-
-    /// Turns anomaly mode on or off (see [`crate::anomaly`]): while on, every recorded value and
-    /// every gradient is checked for NaN and infinity, and the first one found is kept with the
-    /// op and the source line that recorded it. Off by default; it costs nothing while off.
-    ///
-    /// ```
-    /// use chainrule::Tape;
-    /// let tape = Tape::new();
-    /// tape.set_anomaly_detection(true);
-    /// let x = tape.scalar(0.0);
-    /// let y = x.log().exp();                  // log(0) = −∞ is the first non-finite value
-    /// let err = tape.try_backward(y).unwrap_err();
-    /// assert_eq!(err.op.name(), "log");
-    /// assert!(err.to_string().contains("produced [-inf]"));
-    /// ```
-    pub fn set_anomaly_detection(&self, on: bool) {
-        self.inner.borrow_mut().anomaly.enabled = on;
-    }
-
-    /// Whether anomaly mode is on.
-    pub fn anomaly_detection(&self) -> bool {
-        self.inner.borrow().anomaly.enabled
-    }
-
-    /// The first anomaly found since the tape was last reset, if any (anomaly mode only).
-    pub fn anomaly(&self) -> Option<Anomaly> {
-        self.inner.borrow().anomaly.first.clone()
-    }
-
-    /// The first non-finite value recorded among the nodes `output` depends on, if any
-    /// (anomaly mode only).
-    fn forward_anomaly(&self, output: NodeId) -> Option<Anomaly> {
-        let t = self.inner.borrow();
-        t.anomaly.first_for(output, &t.nodes, &t.values)
-    }
-
-    /// How many values and gradients anomaly mode has checked on this tape (0 while it is off).
-    pub fn anomaly_checks(&self) -> usize {
-        self.inner.borrow().anomaly.checks
-    }
-
-    /// [`backward`](Tape::backward) that reports an anomaly instead of panicking: in anomaly mode,
-    /// a non-finite value recorded in the forward pass that `output` depends on, or the first
-    /// non-finite gradient of the sweep, is returned as an error naming the op, its inputs and
-    /// where it was recorded. (A NaN on a branch `output` does not use is not reported here;
-    /// [`Tape::anomaly`] still has it.)
-    /// Without anomaly mode it always succeeds.
-    ///
-    /// # Panics
-    /// As [`backward`](Tape::backward), for a non-scalar output or a handle of another tape.
-    #[track_caller]
-    pub fn try_backward<'t>(&'t self, output: Var<'t>) -> Result<Gradients<'t>, Box<Anomaly>> {
-        self.check_owner("backward", output);
-        let (rows, cols) = output.shape();
-        if (rows, cols) != (1, 1) {
-            fail(format_args!(
-                "backward: the output {} ({}) is {rows}x{cols}, not a scalar; reduce it with \
-                 .sum() or .mean(), or call backward_with(out, seed) with a {rows}x{cols} seed",
-                output.id,
-                output.op()
-            ));
-        }
-        if let Some(anomaly) = self.forward_anomaly(output.id) {
-            return Err(Box::new(anomaly));
-        }
-        self.sweep(output.id, &[1.0], None)?;
-        Ok(Gradients::new(self))
-    }
-
     /// Appends a leaf node holding a copy of `values`.
     #[inline]
     #[track_caller]
@@ -773,53 +479,6 @@ impl<'t> Var<'t> {
     /// Whether a parameter flows into this node (so backward computes its gradient).
     pub fn requires_grad(self) -> bool {
         self.tape.node(self.id).requires_grad
-    }
-
-    /// A copy of the node's value.
-    pub fn value(self) -> Matrix {
-        self.value_ref().to_matrix()
-    }
-
-    /// A view of the node's value, without copying. Drop it before recording more ops.
-    pub fn value_ref(self) -> MatRef<'t> {
-        let t = self.tape.inner.borrow();
-        let n = &t.nodes[self.id.index()];
-        let (rows, cols, range) = (n.rows, n.cols, n.range());
-        MatRef::new(Ref::map(t, |t| &t.values[range]), rows, cols)
-    }
-
-    /// The value of a 1×1 node.
-    ///
-    /// # Panics
-    /// If the node is not 1×1.
-    #[inline]
-    #[track_caller]
-    pub fn item(self) -> f64 {
-        let t = self.tape.inner.borrow();
-        let n = &t.nodes[self.id.index()];
-        if n.rows * n.cols != 1 {
-            fail(format_args!(
-                "item: {} ({}) is {}x{}, not 1x1",
-                self.id, n.op, n.rows, n.cols
-            ));
-        }
-        t.values[n.offset]
-    }
-
-    /// A copy of this node's gradient from the last backward sweep, or `None` if no sweep has
-    /// reached it (none ran, or the node was recorded after the output it started from).
-    pub fn grad(self) -> Option<Matrix> {
-        let t = self.tape.inner.borrow();
-        if self.id.index() >= t.grads_for {
-            return None;
-        }
-        let n = &t.nodes[self.id.index()];
-        // Through `Inner::grad`: a gradient the sweep kept as two factors is multiplied out.
-        Some(Matrix::new(
-            n.rows,
-            n.cols,
-            t.grad(self.id.index()).into_owned(),
-        ))
     }
 }
 

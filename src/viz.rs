@@ -24,7 +24,8 @@ use crate::anomaly::call_text;
 use crate::grads::Gradients;
 use crate::matrix::{summarize, Matrix};
 use crate::ops::{rule, Op};
-use crate::tape::{NodeId, RawStep, Tape, Var};
+use crate::sweep::RawStep;
+use crate::tape::{NodeId, Tape, Var};
 
 /// What the graph shows of one tape node.
 #[derive(Clone, Debug, PartialEq)]

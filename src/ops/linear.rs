@@ -16,8 +16,8 @@
 
 use super::{matmul, Backward, Op, Operand};
 use crate::kernels::dense::{delta_pass, Epilogue, Upstream};
+use crate::kernels::Activation;
 use crate::kernels::{gemm_epilogue, Layout, THIN_K};
-use crate::nn::Activation;
 use crate::tape::{fail, Var};
 
 /// The op's name with activation `f`: `linear`, `linear_sigmoid`, `linear_relu`, `linear_tanh`.

@@ -11,7 +11,7 @@
 //! op's code may read and write; `ops/elementwise.rs` holds what elementwise ops share. Ops made
 //! of other ops (`-x`, `c - x`, `c / x`) have no rule of their own.
 
-use crate::nn::Activation;
+use crate::kernels::Activation;
 use std::fmt;
 
 mod context;

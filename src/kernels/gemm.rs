@@ -1,0 +1,333 @@
+//! The GEMM `C (+)= A·B` and its routing: each product goes to the direct loop (tiny products),
+//! a streaming loop (`stream.rs`: one column, a thin inner size, a thin `Aᵀ`), the packed kernel
+//! (`packed.rs`) or matrixmultiply, with a dense layer's epilogue applied on the way.
+
+use super::dense::Epilogue;
+use super::stream::{gemv, row_axpy_gemm, thin_at_part};
+use super::{packed, pool};
+
+/// Logical layout of a matrix operand stored row-major: as it is, or read as its transpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The buffer is the operand itself.
+    AsIs,
+    /// The buffer holds the operand's transpose; it is read by strides, never copied.
+    Transposed,
+}
+
+/// Products with `m * k * n` at or below this many multiply-adds use a direct loop: for the lab's
+/// 1×4·4×4 products, a GEMM call's packing and dispatch cost more than the arithmetic. Measured
+/// with `cargo bench --bench tape_vs_hand -- gemm` on square products (AMD EPYC, 2026-11-22),
+/// median times, loop / packed kernel / matrixmultiply: 8.0 / 53 / 87 ns at 2³, 30 / 73 / 104 ns
+/// at 4³, 160 / 112 / 167 ns at 8³, 1.25 µs / 181 ns / 259 ns at 16³ (`docs/benchmarks.md`).
+/// The switch sits between 4³ and 8³.
+pub const SMALL_GEMM: usize = 256;
+
+/// Products whose inner size `k` is at most this (an input of 2 features, a layer of width 1),
+/// with `B` stored row by row, use a row-axpy loop whatever their size: each output row is a
+/// sum of `k` scaled rows of `B`, which streams through memory, while a GEMM kernel would spend
+/// its time packing. (Single columns, `n = 1`, have their own loop: see [`gemm`].)
+pub const THIN_K: usize = 4;
+
+/// Which GEMM implementation [`gemm_by`] uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmPath {
+    /// What [`gemm`] does: the direct loop up to [`SMALL_GEMM`] multiply-adds, streaming loops
+    /// for thin products, the packed kernel (or matrixmultiply without AVX-512) for the rest.
+    Auto,
+    /// Always the direct loop.
+    Loop,
+    /// Always the crate's packed kernel: its AVX-512 micro-kernel, or on a CPU without
+    /// AVX-512F (see [`packed_available`]) a portable one, slower, which runs the same loop nest.
+    Packed,
+    /// Always `matrixmultiply::dgemm`.
+    MatrixMultiply,
+}
+
+/// Whether this CPU runs the crate's packed GEMM kernel (it needs AVX-512F). Without it, large
+/// products go to matrixmultiply, which allocates a packing buffer on every call.
+pub fn packed_available() -> bool {
+    packed::available()
+}
+
+std::thread_local! {
+    /// Set by [`with_packed_everywhere`] for the calls it runs on this thread.
+    static PACKED_EVERYWHERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with this thread's large products routed as on a CPU with AVX-512F: to the packed
+/// kernel, whose portable micro-kernel stands in where the CPU lacks it (slower, same loop nest).
+/// A no-op on CPUs that have it.
+///
+/// This is for tests: they run the whole engine (the tape, the hand path) through the packed
+/// kernel's blocks and cuts on any machine, rather than only on the CPUs that have AVX-512F.
+pub fn with_packed_everywhere<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PACKED_EVERYWHERE.set(self.0);
+        }
+    }
+    let _restore = Restore(PACKED_EVERYWHERE.replace(true));
+    f()
+}
+
+/// Whether [`gemm`] sends a large product to the packed kernel on this thread.
+fn packed_for_auto() -> bool {
+    packed::available() || PACKED_EVERYWHERE.get()
+}
+
+/// `C = A·B` (or `C += A·B` when `accumulate`), with `A` logically `m×k`, `B` logically `k×n` and
+/// `C` an `m×n` row-major buffer.
+///
+/// `a` holds `A` row-major (`Layout::AsIs`, `m×k`) or `Aᵀ` row-major (`Layout::Transposed`, `k×m`);
+/// likewise `b`. Products of at most [`SMALL_GEMM`] multiply-adds use a direct loop; single
+/// columns, inner sizes up to [`THIN_K`] and `Aᵀ·B` with few rows use streaming loops; the rest
+/// go to the packed kernel of `kernels/packed.rs` (AVX-512, split over two threads when large,
+/// no allocation after its buffers have grown), or to `matrixmultiply::dgemm` on CPUs without
+/// AVX-512F. Both read transposes by strides.
+///
+/// # Panics
+/// If a buffer's length does not match its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    a_layout: Layout,
+    b: &[f64],
+    b_layout: Layout,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    gemm_by(
+        GemmPath::Auto,
+        m,
+        k,
+        n,
+        a,
+        a_layout,
+        b,
+        b_layout,
+        c,
+        accumulate,
+    );
+}
+
+/// [`gemm`] with the implementation chosen by the caller (the benches compare them).
+///
+/// # Panics
+/// If a buffer's length does not match its shape.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_by(
+    path: GemmPath,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    a_layout: Layout,
+    b: &[f64],
+    b_layout: Layout,
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    product(
+        path,
+        (m, k, n),
+        (a, a_layout),
+        (b, b_layout),
+        c,
+        accumulate,
+        Epilogue::NONE,
+    );
+}
+
+/// `C = f(A·B + b)`: [`gemm`] with a dense layer's bias and activation applied to each entry of
+/// `C` as it is finished (inside the packed kernel; in the same pass for thin products; in one
+/// pass afterwards for the rest).
+///
+/// # Panics
+/// If a buffer's length does not match its shape, or the bias is not `n` long.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_epilogue(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    a_layout: Layout,
+    b: &[f64],
+    b_layout: Layout,
+    c: &mut [f64],
+    epilogue: Epilogue<'_>,
+) {
+    if let Some(bias) = epilogue.bias {
+        assert_eq!(bias.len(), n, "gemm: the bias is not 1x{n}");
+    }
+    product(
+        GemmPath::Auto,
+        (m, k, n),
+        (a, a_layout),
+        (b, b_layout),
+        c,
+        false,
+        epilogue,
+    );
+}
+
+/// `epilogue` on every row of the m×n `c`, after a product that did not apply it.
+fn finish(c: &mut [f64], n: usize, epilogue: Epilogue<'_>) {
+    if epilogue.is_none() || n == 0 {
+        return;
+    }
+    let work = c.len();
+    pool::halves(c, n, work, |_, rows| finish_rows(rows, n, epilogue));
+}
+
+avx512_copy! {
+    /// [`finish`] on some rows.
+    fn finish_rows(rows: &mut [f64], n: usize, epilogue: Epilogue<'_>) => finish_rows_body
+}
+
+#[inline(always)]
+fn finish_rows_body(rows: &mut [f64], n: usize, epilogue: Epilogue<'_>) {
+    for row in rows.chunks_exact_mut(n) {
+        epilogue.apply(row, 0);
+    }
+}
+
+/// Every route of [`gemm_by`], with an epilogue.
+fn product(
+    path: GemmPath,
+    (m, k, n): (usize, usize, usize),
+    (a, a_layout): (&[f64], Layout),
+    (b, b_layout): (&[f64], Layout),
+    c: &mut [f64],
+    accumulate: bool,
+    epilogue: Epilogue<'_>,
+) {
+    // Real assertions, not debug ones: the unsafe call below relies on them. Checked products:
+    // wrapping ones would let huge sizes with short buffers through.
+    let fits = |len: usize, rows: usize, cols: usize| rows.checked_mul(cols) == Some(len);
+    assert!(
+        fits(a.len(), m, k) && fits(b.len(), k, n) && fits(c.len(), m, n),
+        "gemm: buffers of {}, {} and {} entries do not fit {m}x{k} by {k}x{n} into {m}x{n}",
+        a.len(),
+        b.len(),
+        c.len()
+    );
+    // Each factor pair fits in memory, but all three together may not fit in a usize.
+    let madds = m.saturating_mul(k).saturating_mul(n);
+    // (row stride, column stride) of each logical operand inside its row-major buffer.
+    let (rsa, csa) = match a_layout {
+        Layout::AsIs => (k, 1),
+        Layout::Transposed => (1, m),
+    };
+    let (rsb, csb) = match b_layout {
+        Layout::AsIs => (n, 1),
+        Layout::Transposed => (1, k),
+    };
+    let use_loop = match path {
+        GemmPath::Auto => madds <= SMALL_GEMM,
+        GemmPath::Loop => true,
+        GemmPath::Packed | GemmPath::MatrixMultiply => false,
+    };
+    if path == GemmPath::Auto && !use_loop && n == 1 {
+        // A matrix–vector product (a width-1 output layer and its weight gradient): packing an
+        // 8 MB matrix for one column costs more than the product.
+        gemv(m, k, a, (rsa, csa), b, rsb, c, accumulate);
+        finish(c, n, epilogue);
+        return;
+    }
+    if path == GemmPath::Auto && !use_loop && csb == 1 {
+        if k <= THIN_K {
+            row_axpy_gemm(m, k, n, a, (rsa, csa), b, rsb, c, accumulate, epilogue);
+            return;
+        }
+        if m <= THIN_K && a_layout == Layout::Transposed {
+            // Aᵀ·G with few columns in A (the weight gradient of a 2-feature input layer): one
+            // pass over the rows of G per row of C, which stays in cache; the rows of C are
+            // shared between the two threads.
+            pool::halves(c, n, madds, |first, part| {
+                thin_at_part(first / n, part, (k, n), (a, rsa, csa), (b, rsb), accumulate)
+            });
+            finish(c, n, epilogue);
+            return;
+        }
+    }
+    if use_loop {
+        small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
+        finish(c, n, epilogue);
+        return;
+    }
+    if path == GemmPath::Packed || (path == GemmPath::Auto && packed_for_auto()) {
+        let a = packed::Strided {
+            data: a,
+            rs: rsa,
+            cs: csa,
+        };
+        let b = packed::Strided {
+            data: b,
+            rs: rsb,
+            cs: csb,
+        };
+        packed::gemm((m, k, n), a, b, c, accumulate, epilogue);
+        return;
+    }
+    let beta = if accumulate { 1.0 } else { 0.0 };
+    // SAFETY: the assertion above gives the buffer sizes the strides assume: every index
+    // `i*rsa + p*csa` (i < m, p < k) is inside `a`, likewise for `b` and `c`, and `c` does not
+    // alias `a` or `b` because it is a distinct `&mut`.
+    unsafe {
+        matrixmultiply::dgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+    finish(c, n, epilogue);
+}
+
+/// The direct loop for tiny products: `C[i][j] (+)= Σ_p A[i][p]·B[p][j]`, summing `p` in order.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn small_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f64],
+    (rsa, csa): (usize, usize),
+    b: &[f64],
+    (rsb, csb): (usize, usize),
+    c: &mut [f64],
+    accumulate: bool,
+) {
+    for i in 0..m {
+        let c_row = &mut c[i * n..(i + 1) * n];
+        for (j, c_ij) in c_row.iter_mut().enumerate() {
+            let mut dot = 0.0;
+            for p in 0..k {
+                dot += a[i * rsa + p * csa] * b[p * rsb + j * csb];
+            }
+            if accumulate {
+                *c_ij += dot;
+            } else {
+                *c_ij = dot;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -22,6 +22,7 @@
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 //! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop
 //!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
+//! - [`data::Builtin`] and [`names`]: choices by name.
 #![deny(missing_docs)]
 
 pub mod anomaly;
@@ -32,6 +33,7 @@ pub mod hand;
 pub mod kernels;
 pub mod loss;
 mod matrix;
+pub mod names;
 pub mod nn;
 pub mod ops;
 pub mod optim;

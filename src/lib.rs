@@ -22,7 +22,8 @@
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 //! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop
 //!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
-//! - [`data::Builtin`] and [`names`]: choices by name.
+//! - [`io`]: weights as safetensors in PyTorch's `nn.Linear` layout, the optimizer's state, and
+//!   what it takes to continue a run; [`data::Builtin`] and [`names`]: choices by name.
 #![deny(missing_docs)]
 
 pub mod anomaly;
@@ -30,6 +31,7 @@ pub mod check;
 pub mod data;
 mod grads;
 pub mod hand;
+pub mod io;
 pub mod kernels;
 pub mod loss;
 mod matrix;

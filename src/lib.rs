@@ -24,6 +24,8 @@
 //!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
 //! - [`io`]: weights as safetensors in PyTorch's `nn.Linear` layout, the optimizer's state, and
 //!   what it takes to continue a run; [`data::Builtin`] and [`names`]: choices by name.
+//! - the `chainrule` command (`src/bin/chainrule/`, feature `cli`): train, predict, graph and
+//!   trace from the shell (`docs/cli.md`).
 #![deny(missing_docs)]
 
 pub mod anomaly;

@@ -124,7 +124,13 @@ fn weights_save_load_save_is_byte_identical() {
             Loss::Sse,
         ),
         (
-            Mlp::new(&[2, 10, 10, 1], &[Activation::Sigmoid; 3], true, Init::StandardNormal, 4),
+            Mlp::new(
+                &[2, 10, 10, 1],
+                &[Activation::Sigmoid; 3],
+                true,
+                Init::StandardNormal,
+                4,
+            ),
             Loss::Mse,
         ),
     ];
@@ -135,7 +141,10 @@ fn weights_save_load_save_is_byte_identical() {
         let saved = io::load_weights(&first).unwrap();
         assert_eq!((&saved.mlp, saved.loss), (&mlp, loss));
         io::save_weights(&second, &saved.mlp, saved.loss).unwrap();
-        let (a, b) = (std::fs::read(&first).unwrap(), std::fs::read(&second).unwrap());
+        let (a, b) = (
+            std::fs::read(&first).unwrap(),
+            std::fs::read(&second).unwrap(),
+        );
         assert_eq!(a, b, "network {k}");
     }
 }
@@ -218,13 +227,7 @@ fn a_run_record_and_a_history_read_back_the_same_bits() {
     let back = io::parse_history(&text).unwrap();
     let bits = |r: &[HistoryRow]| -> Vec<[u64; 3]> {
         r.iter()
-            .map(|r| {
-                [
-                    r.loss.to_bits(),
-                    r.max_loss.to_bits(),
-                    r.accuracy.to_bits(),
-                ]
-            })
+            .map(|r| [r.loss.to_bits(), r.max_loss.to_bits(), r.accuracy.to_bits()])
             .collect()
     };
     assert_eq!(bits(&back), bits(&rows));
@@ -240,9 +243,11 @@ fn metadata_of(bytes: &[u8]) -> serde_json::Map<String, Value> {
     serde_json::from_str(text).unwrap()
 }
 
-/// A safetensors file of `tensors` (dtype, name, shape, values as f64 converted to the dtype)
-/// with `meta` as its `"chainrule"` metadata entry.
-fn craft(tensors: &[(Dtype, &str, Vec<usize>, Vec<f64>)], meta: &Value) -> Vec<u8> {
+/// A tensor to [`craft`]: dtype, name, shape, values (as f64, converted to the dtype).
+type Crafted = (Dtype, &'static str, Vec<usize>, Vec<f64>);
+
+/// A safetensors file of `tensors` with `meta` as its `"chainrule"` metadata entry.
+fn craft(tensors: &[Crafted], meta: &Value) -> Vec<u8> {
     let data: Vec<Vec<u8>> = tensors
         .iter()
         .map(|(dtype, _, _, values)| match dtype {
@@ -258,7 +263,10 @@ fn craft(tensors: &[(Dtype, &str, Vec<usize>, Vec<f64>)], meta: &Value) -> Vec<u
         .iter()
         .zip(&data)
         .map(|((dtype, name, shape, _), bytes)| {
-            (*name, TensorView::new(*dtype, shape.clone(), bytes).unwrap())
+            (
+                *name,
+                TensorView::new(*dtype, shape.clone(), bytes).unwrap(),
+            )
         })
         .collect();
     let meta = HashMap::from([(io::METADATA_KEY.to_string(), meta.to_string())]);
@@ -266,7 +274,7 @@ fn craft(tensors: &[(Dtype, &str, Vec<usize>, Vec<f64>)], meta: &Value) -> Vec<u
 }
 
 /// The tiny network 2 → 1 with a bias, and its tensors for [`craft`].
-fn tiny() -> (Value, Vec<(Dtype, &'static str, Vec<usize>, Vec<f64>)>) {
+fn tiny() -> (Value, Vec<Crafted>) {
     let mlp = Mlp::new(&[2, 1], &[Activation::Sigmoid], true, Init::Uniform, 1);
     let mut meta = metadata_of(&io::weights_to_bytes(&mlp, Loss::Mse).unwrap());
     meta.remove("checksum");
@@ -295,7 +303,10 @@ fn a_crafted_file_without_a_checksum_loads() {
     std::fs::write(&path, craft(&tensors, &meta)).unwrap();
     let saved = io::load_weights(&path).unwrap();
     assert_eq!(saved.mlp.layers[0].weight.as_slice(), &[0.5, -0.5]);
-    assert_eq!(saved.mlp.layers[0].bias.as_ref().unwrap().as_slice(), &[0.1]);
+    assert_eq!(
+        saved.mlp.layers[0].bias.as_ref().unwrap().as_slice(),
+        &[0.1]
+    );
 }
 
 #[test]
@@ -365,7 +376,8 @@ fn each_bad_weights_file_gets_its_message() {
     extra.push((Dtype::F64, "layers.1.weight", vec![1, 1], vec![1.0]));
     let mut not_finite = tensors.clone();
     not_finite[1].3 = vec![f64::NAN];
-    let cases: Vec<(Vec<u8>, &str)> = vec![
+    let cases: Vec<(Vec<u8>, &str)> =
+        vec![
         (
             craft(&wrong_shape, &meta),
             "tensor `layers.0.weight` has shape [2, 1], expected [1, 2] (layer 0, 2 inputs to 1 \
@@ -429,7 +441,10 @@ fn each_bad_weights_file_gets_its_message() {
         assert_eq!(load_error(&dir, &bytes), expected);
     }
     // A file without our metadata (written by another tool).
-    let views = vec![("w", TensorView::new(Dtype::F64, vec![1], &[0u8; 8]).unwrap())];
+    let views = vec![(
+        "w",
+        TensorView::new(Dtype::F64, vec![1], &[0u8; 8]).unwrap(),
+    )];
     let bytes = safetensors::serialize(views, None).unwrap();
     let message = load_error(&dir, &bytes);
     assert!(
@@ -454,7 +469,10 @@ fn an_optimizer_file_that_lies_about_its_slots_is_refused() {
         .iter()
         .map(|n| (*n, file.tensor(n).unwrap()))
         .collect();
-    let entry = HashMap::from([(io::METADATA_KEY.to_string(), Value::Object(meta).to_string())]);
+    let entry = HashMap::from([(
+        io::METADATA_KEY.to_string(),
+        Value::Object(meta).to_string(),
+    )]);
     let lying = safetensors::serialize(views, Some(entry)).unwrap();
     let message = io::optimizer_from_bytes(&lying).unwrap_err().to_string();
     assert_eq!(

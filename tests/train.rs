@@ -388,7 +388,10 @@ fn resume_after_continues_a_shuffled_run_to_the_bit_with_its_epoch_numbers() {
 
     let mut first = lab_net(5);
     let mut opt = Adam::new(0.05);
-    trainer().epochs(n).run(&mut first, &mut opt, &data).unwrap();
+    trainer()
+        .epochs(n)
+        .run(&mut first, &mut opt, &data)
+        .unwrap();
     let state = opt.state();
     let mut resumed_opt = Adam::new(0.05);
     resumed_opt.load_state(&state).unwrap();
@@ -410,7 +413,10 @@ fn resume_after_continues_a_shuffled_run_to_the_bit_with_its_epoch_numbers() {
     // Without resume_after the shuffle restarts from the seed: a different run.
     let mut first = lab_net(5);
     let mut opt = Adam::new(0.05);
-    trainer().epochs(n).run(&mut first, &mut opt, &data).unwrap();
+    trainer()
+        .epochs(n)
+        .run(&mut first, &mut opt, &data)
+        .unwrap();
     trainer()
         .epochs(total - n)
         .run(&mut first, &mut opt, &data)

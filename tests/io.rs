@@ -559,3 +559,29 @@ fn every_name_reads_back_as_its_choice() {
         "the data set `circle` needs between 1 and 10000000 points, not 0"
     );
 }
+
+#[test]
+fn a_header_whose_offsets_add_up_past_the_address_space_is_refused() {
+    // Eight U8 tensors of 2^61 bytes each but the last one byte short: the last offset is
+    // u64::MAX. The offsets are checked against the file's length before the crate does any
+    // arithmetic with them, and the message names the first tensor beyond the file.
+    let tensor = |k: u64, size: u64| {
+        let start = k << 61;
+        format!(
+            "\"t{k}\":{{\"dtype\":\"U8\",\"shape\":[{size}],\"data_offsets\":[{start},{}]}}",
+            start + size
+        )
+    };
+    let mut entries: Vec<String> = (0..7).map(|k| tensor(k, 1 << 61)).collect();
+    entries.push(tensor(7, (1 << 61) - 1));
+    let header = format!("{{{}}}", entries.join(","));
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0; 16]);
+    let message = io::weights_from_bytes(&bytes).unwrap_err().to_string();
+    assert!(
+        message.starts_with("tensor `t")
+            && message.contains("but the file holds 16 bytes of data (truncated or corrupted)"),
+        "{message}"
+    );
+}

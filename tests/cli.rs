@@ -753,3 +753,18 @@ fn a_sample_out_of_range_is_refused() {
         "error: --sample 4: the data set has 4 samples, counted from 0 (expected 0 to 3)"
     );
 }
+
+#[test]
+fn a_network_too_large_for_memory_is_refused_before_it_is_built() {
+    let dir = scratch("too-large");
+    let err = fails(
+        &dir,
+        &["train", "--hidden", "4096,4096,4096", "--out", "o"],
+        1,
+    );
+    assert_eq!(
+        err,
+        "error: --hidden: the network [2, 4096, 4096, 4096, 1] would have 33566720 weights; at \
+         most 10000000 (80 MB)"
+    );
+}

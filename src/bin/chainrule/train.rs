@@ -24,6 +24,10 @@ const OPTIMIZER: &str = "optimizer.safetensors";
 const RUN: &str = "run.json";
 const HISTORY: &str = "history.csv";
 
+/// The most weights `--hidden` may ask for: far beyond the lab's networks, and well within
+/// memory (an allocation failure would abort instead of saying so).
+const MAX_WEIGHTS: usize = 10_000_000;
+
 /// `chainrule train`. Defaults are the lab handout's: a 2-4-4-1 sigmoid network, MSE,
 /// per-sample gradient descent with learning rate 0.8, until every sample's loss is below 0.04.
 #[derive(Args, Debug)]
@@ -208,6 +212,13 @@ fn new_mlp(args: &TrainArgs, data: &Dataset) -> Result<Mlp, Failure> {
             )))
         }
     };
+    let weights: usize = sizes.windows(2).map(|io| io[0] * io[1]).sum();
+    if weights > MAX_WEIGHTS {
+        return Err(Failure::new(format!(
+            "--hidden: the network {sizes:?} would have {weights} weights; at most {MAX_WEIGHTS} \
+             (80 MB)"
+        )));
+    }
     Ok(Mlp::new(
         &sizes,
         &activations,
@@ -313,16 +324,24 @@ fn describe(plan: &Plan, args: &TrainArgs) -> String {
         (None, _) => String::new(),
     };
     format!(
-        "{start}{} ({}; {bias}), {} loss, {} on {}: {} points\n{batch} {order}; {stop} after \
-         {} epochs",
+        "{start}{} ({}; {bias}), {} loss, {} on {}\n{batch} {order}; {stop} after {} epochs",
         sizes.join("-"),
         activations.join(", "),
         plan.loss,
         plan.spec,
-        plan.source,
-        plan.data.len(),
+        data_name(plan),
         args.epochs
     )
+}
+
+/// The data set and its size: `xor-easy (21 points)`, `circle (500 points, seed 3)`.
+fn data_name(plan: &Plan) -> String {
+    match &plan.source {
+        DataSource::Builtin { set, .. } if set.default_points().is_some() => {
+            plan.source.to_string()
+        }
+        source => format!("{source} ({} points)", plan.data.len()),
+    }
 }
 
 /// Trains `plan` up to `args.epochs` in all, printing and drawing progress, and appends the
@@ -429,7 +448,8 @@ fn save(plan: &Plan, out: &Path, no_plots: bool) -> Outcome {
 /// The lab's figures: learning and accuracy curves, truth beside prediction, the decision
 /// boundary, the mistakes.
 fn figures(plan: &Plan, out: &Path) -> Result<Vec<&'static str>, Failure> {
-    let title = format!("{}, {}", plan.source, plan.spec);
+    let sizes: Vec<String> = plan.mlp.sizes().iter().map(usize::to_string).collect();
+    let title = format!("{}, {}, {}", data_name(plan), sizes.join("-"), plan.spec);
     let x = &plan.data.x;
     let labels = plan.data.y.as_slice();
     let mut written = Vec::new();

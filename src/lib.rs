@@ -25,6 +25,10 @@
 //!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
 //! - [`experiment`]: the lab reports' comparisons (learning rate, hidden sizes, activation,
 //!   optimizer, loss, initialisation), one call each, as a Markdown table and overlaid curves.
+//! - [`io`]: weights as safetensors in PyTorch's `nn.Linear` layout, the optimizer's state, and
+//!   what it takes to continue a run; [`data::Builtin`] and [`names`]: choices by name.
+//! - the `chainrule` command (`src/bin/chainrule/`, feature `cli`): train, predict, graph and
+//!   trace from the shell (`docs/cli.md`).
 #![deny(missing_docs)]
 
 pub mod anomaly;
@@ -33,9 +37,11 @@ pub mod data;
 pub mod experiment;
 mod grads;
 pub mod hand;
+pub mod io;
 pub mod kernels;
 pub mod loss;
 mod matrix;
+pub mod names;
 pub mod nn;
 pub mod ops;
 pub mod optim;

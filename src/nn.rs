@@ -21,11 +21,15 @@
 //! }
 //! ```
 
+use std::fmt;
+use std::str::FromStr;
+
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use smallvec::SmallVec;
 
 use crate::matrix::Matrix;
+use crate::names::{lookup, UnknownName};
 use crate::tape::{Tape, Var};
 
 // Defined with the kernels that fuse it into the GEMM; shown here too, where layers choose it.
@@ -47,6 +51,46 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// The names [`FromStr`] accepts and [`Display`](fmt::Display) writes, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["sigmoid", "relu", "tanh", "identity"];
+
+    /// Its name: `sigmoid`, `relu`, `tanh`, `identity`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Identity => "identity",
+        }
+    }
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Activation {
+    type Err = UnknownName;
+
+    /// One of [`Activation::NAMES`]; `none` and `linear` are also accepted for
+    /// [`Activation::Identity`].
+    fn from_str(word: &str) -> Result<Self, UnknownName> {
+        use Activation::*;
+        let table = [
+            ("sigmoid", Sigmoid),
+            ("relu", Relu),
+            ("tanh", Tanh),
+            ("identity", Identity),
+            ("none", Identity),
+            ("linear", Identity),
+        ];
+        lookup("activation", word, &table, Self::NAMES)
+    }
+}
+
 /// How initial weights are drawn (biases start at zero).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Init {
@@ -56,6 +100,41 @@ pub enum Init {
     StandardNormal,
     /// Xavier/Glorot uniform: `U(−a, a)` with `a = √(6 / (fan_in + fan_out))`.
     Xavier,
+}
+
+impl Init {
+    /// The names [`FromStr`] accepts and [`Display`](fmt::Display) writes, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["uniform", "normal", "xavier"];
+
+    /// Its name: `uniform`, `normal`, `xavier`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Init::Uniform => "uniform",
+            Init::StandardNormal => "normal",
+            Init::Xavier => "xavier",
+        }
+    }
+}
+
+impl fmt::Display for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Init {
+    type Err = UnknownName;
+
+    /// One of [`Init::NAMES`]; `glorot` is also accepted for [`Init::Xavier`].
+    fn from_str(word: &str) -> Result<Self, UnknownName> {
+        let table = [
+            ("uniform", Init::Uniform),
+            ("normal", Init::StandardNormal),
+            ("xavier", Init::Xavier),
+            ("glorot", Init::Xavier),
+        ];
+        lookup("weight initialisation", word, &table, Self::NAMES)
+    }
 }
 
 /// One fully connected layer: `activation(x·W + b)`.

@@ -91,6 +91,7 @@ pub struct Trainer<'c> {
     measure: Measure,
     print_every: Option<usize>,
     on_epoch: Option<EpochCallback<'c>>,
+    done: usize,
 }
 
 /// When an epoch's loss and accuracy are measured (see the module doc).
@@ -122,6 +123,7 @@ impl fmt::Debug for Trainer<'_> {
                 "on_epoch",
                 &self.on_epoch.as_ref().map(|_| "FnMut(&EpochStats)"),
             )
+            .field("done", &self.done)
             .finish()
     }
 }
@@ -139,6 +141,7 @@ impl<'c> Trainer<'c> {
             measure: Measure::DuringEpoch,
             print_every: None,
             on_epoch: None,
+            done: 0,
         }
     }
 
@@ -211,6 +214,22 @@ impl<'c> Trainer<'c> {
         self
     }
 
+    /// Continue a run that has already done `epochs_done` epochs (its weights and optimizer state
+    /// are the ones passed to [`run`](Trainer::run)): epochs are numbered from `epochs_done + 1`,
+    /// the cap of [`epochs`](Trainer::epochs) counts the epochs done too, and with
+    /// [`shuffle`](Trainer::shuffle) the orders go on from the one the last epoch done used. So
+    /// a run of N epochs and a run of N + M resumed after N give the same weights, and the same
+    /// statistics for epochs N + 1 to N + M, as one run of N + M.
+    ///
+    /// (One case differs: when the stop rule is met at epoch N only by the check of the returned
+    /// weights that a run makes at its cap, the run of N stops there, while the longer run,
+    /// which confirms a rule only when the epoch's figures meet it, goes on. The epoch's
+    /// [`EpochStats::max_loss`] tells the two apart.)
+    pub fn resume_after(mut self, epochs_done: usize) -> Self {
+        self.done = epochs_done;
+        self
+    }
+
     /// Call `f` with each epoch's statistics as the epoch ends (a progress bar, custom printing).
     pub fn on_epoch(mut self, f: impl FnMut(&EpochStats) + 'c) -> Self {
         self.on_epoch = Some(Box::new(f));
@@ -221,8 +240,9 @@ impl<'c> Trainer<'c> {
     /// reached, and returns what happened each epoch.
     ///
     /// `optimizer` keeps its state across calls: running N epochs then M more continues exactly
-    /// like one run of N + M epochs (without [`shuffle`](Trainer::shuffle), whose orders restart
-    /// from the seed in each run).
+    /// like one run of N + M epochs (with [`shuffle`](Trainer::shuffle), whose orders restart
+    /// from the seed in each run, only when the second run is told
+    /// [`resume_after`](Trainer::resume_after)`(N)`).
     ///
     /// # Errors
     /// - [`TrainError::Diverged`] when a loss or a gradient is NaN or infinite: the weights are
@@ -250,11 +270,19 @@ impl<'c> Trainer<'c> {
         // first meet a stop rule included.
         eval.run(mlp, self.loss, data);
         let mut shuffled = self.shuffle.map(|seed| Shuffled::new(seed, data, batch));
+        if let Some(s) = &mut shuffled {
+            // The orders of the epochs already done, so the next epoch draws the one it would
+            // have drawn in a single run.
+            for _ in 0..self.done {
+                s.order.shuffle(&mut s.rng);
+            }
+        }
+        let to_run = self.epochs.saturating_sub(self.done);
         let mut history = History {
-            epochs: Vec::with_capacity(self.epochs.min(HISTORY_RESERVE)),
+            epochs: Vec::with_capacity(to_run.min(HISTORY_RESERVE)),
             stop: StopReason::EpochCap,
         };
-        for epoch in 1..=self.epochs {
+        for epoch in self.done + 1..=self.epochs {
             let start = Instant::now();
             if let Some(s) = &mut shuffled {
                 s.order.shuffle(&mut s.rng);

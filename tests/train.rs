@@ -373,6 +373,72 @@ fn a_restored_optimizer_resumes_training_to_the_bit() {
 }
 
 #[test]
+fn resume_after_continues_a_shuffled_run_to_the_bit_with_its_epoch_numbers() {
+    // Shuffled, so the resumed run must also pick up the shuffle where it was; Adam, so its
+    // step count t must carry over.
+    let data = data::xor_easy();
+    let (n, total) = (3, 7);
+    let trainer = || Trainer::new(Loss::Mse).shuffle(11).batch_size(4);
+    let mut whole = lab_net(5);
+    let mut whole_opt = Adam::new(0.05);
+    let one_run = trainer()
+        .epochs(total)
+        .run(&mut whole, &mut whole_opt, &data)
+        .unwrap();
+
+    let mut first = lab_net(5);
+    let mut opt = Adam::new(0.05);
+    trainer()
+        .epochs(n)
+        .run(&mut first, &mut opt, &data)
+        .unwrap();
+    let state = opt.state();
+    let mut resumed_opt = Adam::new(0.05);
+    resumed_opt.load_state(&state).unwrap();
+    let rest = trainer()
+        .epochs(total)
+        .resume_after(n)
+        .run(&mut first, &mut resumed_opt, &data)
+        .unwrap();
+    assert_eq!(first, whole);
+    assert_eq!(resumed_opt.state(), whole_opt.state());
+    assert_eq!(resumed_opt.state().t, (total * 6) as u64); // 21 rows in batches of 4: 6 steps
+    let numbered = |h: &[EpochStats]| {
+        h.iter()
+            .map(|e| (e.epoch, e.loss, e.max_loss, e.accuracy))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbered(&rest.epochs), numbered(&one_run.epochs[n..]));
+
+    // Without resume_after the shuffle restarts from the seed: a different run.
+    let mut first = lab_net(5);
+    let mut opt = Adam::new(0.05);
+    trainer()
+        .epochs(n)
+        .run(&mut first, &mut opt, &data)
+        .unwrap();
+    trainer()
+        .epochs(total - n)
+        .run(&mut first, &mut opt, &data)
+        .unwrap();
+    assert_ne!(first, whole);
+}
+
+#[test]
+fn resume_after_as_many_epochs_as_the_cap_runs_none() {
+    let data = data::xor4();
+    let mut mlp = lab_net(1);
+    let before = mlp.clone();
+    let history = Trainer::new(Loss::Mse)
+        .epochs(5)
+        .resume_after(5)
+        .run(&mut mlp, &mut Sgd::new(0.8), &data)
+        .unwrap();
+    assert!(history.epochs.is_empty());
+    assert_eq!(mlp, before);
+}
+
+#[test]
 fn a_diverging_run_stops_before_the_update_and_names_the_op() {
     // The lab report's "no activation, learning rate 100": the prediction grows past 1e154 within
     // a few steps and squaring it in the MSE overflows. The loop stops there, replays the step in

@@ -490,7 +490,7 @@ fn graph_writes_the_dot_of_one_step_and_trace_prints_the_chain_rule() {
 fn every_command_has_help_showing_the_lab_defaults() {
     let dir = scratch("help");
     let top = ok(&dir, &["--help"]);
-    for command in ["train", "predict", "graph", "trace"] {
+    for command in ["train", "predict", "experiment", "graph", "trace"] {
         assert!(top.contains(command), "{top}");
         let help = ok(&dir, &[command, "--help"]);
         assert!(help.contains("Usage: chainrule"), "{help}");
@@ -508,6 +508,33 @@ fn every_command_has_help_showing_the_lab_defaults() {
     ] {
         assert!(train.contains(default), "{default}: {train}");
     }
+}
+
+#[test]
+fn experiment_prints_one_row_per_variant_and_writes_both_figures() {
+    let dir = scratch("experiment");
+    let text = ok(
+        &dir,
+        &[
+            "experiment",
+            "optimizer",
+            "--dataset",
+            "xor-easy",
+            "--epochs",
+            "300",
+            "--out",
+            "figs",
+        ],
+    );
+    for variant in ["| sgd |", "| momentum |", "| adam |"] {
+        assert!(text.contains(variant), "{variant}: {text}");
+    }
+    for figure in ["optimizer_loss.png", "optimizer_accuracy.png"] {
+        let png = read(dir.join("figs").join(figure));
+        assert!(png.starts_with(b"\x89PNG"), "{figure} is a PNG");
+    }
+    let err = fails(&dir, &["experiment", "speed", "--dataset", "linear"], 2);
+    assert!(err.contains("expected one of lr, hidden"), "{err}");
 }
 
 // ---- bad input ------------------------------------------------------------------------------

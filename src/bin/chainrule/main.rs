@@ -5,6 +5,7 @@
 //! one function; all reusable logic (files, data sets by name, training) is in the library.
 
 mod args;
+mod experiment;
 mod inspect;
 mod train;
 
@@ -28,6 +29,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Rebuild a network from a weights file alone; print its predictions and accuracy.
     Predict(inspect::PredictArgs),
+    /// Run one of the lab reports' comparisons (lr, hidden, activation, optimizer, loss, init):
+    /// a table and the learning curves overlaid.
+    Experiment(experiment::ExperimentArgs),
     /// Write the Graphviz DOT of one training step (values and gradients) on one sample.
     Graph(inspect::GraphArgs),
     /// Print the backward sweep of one training step on one sample, rule by rule.
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Train(a) => train::run(a),
         Command::Predict(a) => inspect::predict(a),
+        Command::Experiment(a) => experiment::run(a),
         Command::Graph(a) => inspect::graph(a),
         Command::Trace(a) => inspect::trace(a),
     };

@@ -16,7 +16,8 @@ if [[ "$what" == all || "$what" == miri ]]; then
     # It has no AVX-512 (so the packed loop nest runs its portable micro-kernel) and is about
     # a thousand times slower than native code: the tests it runs are the small ones.
     # -Zmiri-many-seeds would try several thread schedules; one is enough for a smoke run.
-    MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test --lib -- \
+    # -Zmiri-ignore-leaks: the pool's worker thread lives as long as the process, by design.
+    MIRIFLAGS="-Zmiri-disable-isolation -Zmiri-ignore-leaks" cargo +nightly miri test --lib -- \
         kernels::pool::tests::join_runs_both_sides_and_nests \
         kernels::pool::tests::a_panic_on_either_side \
         kernels::pool::tests::the_worker_survives \
@@ -28,5 +29,6 @@ if [[ "$what" == all || "$what" == asan ]]; then
     # AddressSanitizer on the whole test suite (the kernels at full size, on two threads).
     target="$(rustc -vV | sed -n 's/^host: //p')"
     RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" \
-        cargo +nightly test -Zbuild-std --target "$target" --release --lib --tests
+        cargo +nightly test -Zbuild-std --target "$target" --release --lib \
+        --test kernels --test reuse --test tape --test fork
 fi

@@ -22,9 +22,12 @@ use crate::ops::Op;
 use crate::tape::{NodeId, Tape};
 
 mod dot;
+mod layout;
+mod svg;
 mod trace;
 
 pub use dot::to_dot;
+pub use svg::to_svg;
 pub use trace::{backward_trace, Trace, TraceStep, TraceTerm};
 
 /// What the graph shows of one tape node.
@@ -66,4 +69,13 @@ pub fn to_graph(tape: &Tape) -> DiGraph<NodeView, usize> {
         }
     }
     graph
+}
+
+/// The inputs of every node, by index, in argument order.
+fn inputs(tape: &Tape) -> Vec<Vec<usize>> {
+    let t = tape.inner.borrow();
+    t.nodes
+        .iter()
+        .map(|n| n.inputs.iter().map(|i| i.index()).collect())
+        .collect()
 }

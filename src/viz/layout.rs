@@ -93,8 +93,6 @@ fn round(x: f64) -> f64 {
 pub(crate) struct Layout {
     pub(crate) boxes: Vec<Rect>,
     pub(crate) edges: Vec<EdgeRoute>,
-    /// The column of each node, 0 on the left.
-    pub(crate) columns: Vec<usize>,
     pub(crate) width: f64,
     pub(crate) height: f64,
 }
@@ -238,7 +236,6 @@ pub(crate) fn layered(sizes: &[(f64, f64)], inputs: &[Vec<usize>]) -> Layout {
     Layout {
         boxes,
         edges,
-        columns,
         width,
         height,
     }

@@ -22,11 +22,13 @@ use crate::ops::Op;
 use crate::tape::{NodeId, Tape};
 
 mod dot;
+mod html;
 mod layout;
 mod svg;
 mod trace;
 
 pub use dot::to_dot;
+pub use html::to_html;
 pub use svg::to_svg;
 pub use trace::{backward_trace, Trace, TraceStep, TraceTerm};
 

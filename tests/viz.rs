@@ -290,7 +290,10 @@ fn read_svg(svg: &str) -> (Vec<DrawnCard>, Vec<(String, String)>) {
     let doc = roxmltree::Document::parse(svg).expect("to_svg writes well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");
-    assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
     let class = |n: &roxmltree::Node| n.attribute("class").unwrap_or("").to_string();
     let cards = root
         .descendants()
@@ -311,12 +314,7 @@ fn read_svg(svg: &str) -> (Vec<DrawnCard>, Vec<(String, String)>) {
             DrawnCard {
                 id: g.attribute("id").unwrap().to_string(),
                 class: class(&g),
-                rect: [
-                    number("x"),
-                    number("y"),
-                    number("width"),
-                    number("height"),
-                ],
+                rect: [number("x"), number("y"), number("width"), number("height")],
                 parts,
             }
         })
@@ -385,7 +383,10 @@ fn the_svg_writes_small_matrices_one_row_per_line_with_aligned_columns() {
     let w = tape.param(&Matrix::from_rows(&[[0.5, -12.0], [-1.25, 3.0]]));
     let _ = w.sum();
     let (cards, _) = read_svg(&viz::to_svg(&tape));
-    assert_eq!(cards[0].parts[1], ["value [  0.5 -12]", "      [-1.25   3]"]);
+    assert_eq!(
+        cards[0].parts[1],
+        ["value [  0.5 -12]", "      [-1.25   3]"]
+    );
     assert_eq!(cards[0].parts[2], ["grad not computed yet"]);
 }
 

@@ -1,5 +1,7 @@
-//! Seeing the chain rule: the tape as a graph (petgraph, Graphviz DOT) and a trace of the
-//! reverse sweep, node by node.
+//! Seeing the chain rule: the tape as a graph ([`to_graph`], petgraph), exported as Graphviz DOT
+//! ([`to_dot`]) or drawn as SVG in pure Rust ([`to_svg`]); a trace of the reverse sweep, node by
+//! node ([`backward_trace`]); and a self-contained page that steps through the forward pass and
+//! the sweep in a browser ([`to_html`]).
 //!
 //! ```
 //! use chainrule::{viz, Tape};

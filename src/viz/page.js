@@ -15,7 +15,10 @@
   const slider = document.getElementById("slider");
   const into = D.nodes.map(() => []), out = D.nodes.map(() => []);
   D.edges.forEach((e, k) => { out[e[0]].push(k); into[e[1]].push(k); });
-  let step = -1, zoom = D.zoom, fit = false, now = null;
+  // A short graph is drawn larger, up to 1.3×, to fill the pane's height: easier to read from
+  // the back of a lecture hall.
+  const baseZoom = Math.min(1.3, Math.max(D.zoom, (pane.clientHeight - 40) / G.height));
+  let step = -1, zoom = baseZoom, fit = false, now = null;
 
   function esc(s) {
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;")
@@ -244,7 +247,7 @@
 
   function toggleFit() {
     fit = !fit;
-    setZoom(fit ? Math.min(pane.clientWidth / G.width, pane.clientHeight / G.height, 1) : D.zoom);
+    setZoom(fit ? Math.min(pane.clientWidth / G.width, pane.clientHeight / G.height, 1) : baseZoom);
     go(step, false);
   }
 

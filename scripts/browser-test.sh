@@ -101,6 +101,8 @@ def open_page(page, step=None):
     tree.feed(run.stdout.decode("utf-8"))
     nodes = list(tree.root.walk())
     body = next((n for n in nodes if n.tag == "body"), None)
+    if page == "drive.html":
+        return body, nodes
     if body is None or "data-ready-ms" not in body.attrs:
         fail(f"{url}: the page's script did not finish (no data-ready-ms on <body>)")
     loads.append((page, step, float(body.attrs["data-ready-ms"]), wall))
@@ -163,6 +165,41 @@ with open(os.path.join(work, "small.html"), encoding="utf-8") as f:
     page = f.read()
 for banned in ("http://", "https://", "//cdn"):
     expect(f"small.html contains no {banned}", banned in page, False)
+
+# 1b. Buttons, arrow keys and the address, driven from a page that holds small.html in a frame
+# (file pages may script each other with --allow-file-access-from-files). Each action's
+# resulting step and address are written into the outer page, which Chromium then dumps.
+with open(os.path.join(work, "drive.html"), "w", encoding="utf-8") as f:
+    f.write("""<!DOCTYPE html><html><body><pre id="log"></pre>
+<iframe id="page" src="small.html#step=3" width="1280" height="800"></iframe>
+<script>
+document.getElementById("page").onload = function () {
+  const w = this.contentWindow, d = w.document, log = [];
+  const key = (k) => d.dispatchEvent(new w.KeyboardEvent("keydown", { key: k, bubbles: true }));
+  const note = (what) => log.push(what + " " + d.body.getAttribute("data-step") + " " + w.location.hash);
+  note("loaded");
+  key("ArrowRight"); note("right");
+  key("ArrowRight"); key("ArrowLeft"); note("right-left");
+  d.getElementById("next").click(); note("next");
+  d.getElementById("prev").click(); d.getElementById("prev").click(); note("prev-prev");
+  key("End"); note("end");
+  key("ArrowRight"); note("past-end");
+  d.getElementById("first").click(); note("first");
+  key("ArrowLeft"); note("before-start");
+  d.getElementById("last").click(); note("last");
+  key("Home"); note("home");
+  document.getElementById("log").textContent = log.join("\\n");
+};
+</script></body></html>""")
+FLAGS.append("--allow-file-access-from-files")
+body, nodes = open_page("drive.html")
+FLAGS.pop()
+got = text_of(nodes, "log").split("\n")
+want = [f"{what} {step} #step={step}" for what, step in [
+    ("loaded", 3), ("right", 4), ("right-left", 4), ("next", 5), ("prev-prev", 3),
+    ("end", last_small), ("past-end", last_small), ("first", 0), ("before-start", 0),
+    ("last", last_small), ("home", 0)]]
+expect("small.html driven by keys and buttons", got, want)
 
 # 2. The example's page against the trace it prints.
 with open(os.path.join(work, "05.txt"), encoding="utf-8") as f:

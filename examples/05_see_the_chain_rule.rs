@@ -1,15 +1,15 @@
 //! Seeing backpropagation: the lab's 2-2-2-1 sigmoid network on one sample of `XOR_easy`.
 //!
 //! 1. records one forward pass and its MSE loss on a tape;
-//! 2. writes the tape as a Graphviz graph to `out/graph.dot` (and `out/graph.svg` when the `dot`
-//!    program is installed);
+//! 2. draws the tape to `out/graph.svg` (pure Rust, nothing to install), writes it as Graphviz
+//!    DOT to `out/graph.dot`, and writes `out/chain-rule.html`, a page that opens offline in any
+//!    browser and steps through the forward pass and the backward sweep;
 //! 3. prints the trace of the reverse sweep: every node, the rule it applied and the numbers;
 //! 4. checks every gradient against the hand-derived δ formulas (`chainrule::hand`), printing both.
 //!
 //! Run: `cargo run --release --example 05_see_the_chain_rule`
 
 use std::path::Path;
-use std::process::Command;
 
 use chainrule::hand::{self, Workspace};
 use chainrule::loss::Loss;
@@ -50,16 +50,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all("out")?;
     let dot_path = Path::new("out/graph.dot");
     std::fs::write(dot_path, viz::to_dot(&tape))?;
-    print!("graph: {} ({} nodes)", dot_path.display(), tape.len());
-    match Command::new("dot")
-        .args(["-Tsvg", "out/graph.dot", "-o", "out/graph.svg"])
-        .status()
-    {
-        Ok(status) if status.success() => println!(", drawn to out/graph.svg"),
-        _ => println!(
-            " (install Graphviz's `dot` to draw it: dot -Tsvg out/graph.dot -o out/graph.svg)"
-        ),
-    }
+    std::fs::write("out/graph.svg", viz::to_svg(&tape))?;
+    std::fs::write("out/chain-rule.html", viz::to_html(&tape, loss))?;
+    println!(
+        "graph: {} ({} nodes), drawn to out/graph.svg;\n\
+         open out/chain-rule.html in a browser to step through the forward pass and the sweep",
+        dot_path.display(),
+        tape.len()
+    );
 
     println!("\nThe reverse sweep, node by node (dL/d· is the gradient of the loss):\n");
     print!("{trace}");

@@ -257,3 +257,161 @@ fn a_fan_out_input_gets_one_term_naming_both_rules() {
     );
     assert_eq!(trace.steps[0].op, Op::Mul);
 }
+
+/// The lab network written out layer by layer (matmul → add_row → sigmoid), as example 05 does:
+/// 18 nodes, each with at most two inputs.
+fn lab_network_unfused(tape: &Tape) -> chainrule::Var<'_> {
+    let mlp = Mlp::new(
+        &[2, 2, 2, 1],
+        &[Activation::Sigmoid; 3],
+        true,
+        Init::Uniform,
+        1,
+    );
+    let net = mlp.bind(tape);
+    let mut a = tape.input(&Matrix::from_rows(&[[0.0, 1.0]]));
+    for layer in net.params().chunks_exact(2) {
+        a = a.matmul(layer[0]).add_row(layer[1]).sigmoid();
+    }
+    a.mse(tape.input(&Matrix::scalar(1.0)))
+}
+
+/// A drawn card: its id, class, box, and the lines of its title, value and gradient.
+#[derive(Debug)]
+struct DrawnCard {
+    id: String,
+    class: String,
+    rect: [f64; 4],
+    parts: Vec<Vec<String>>,
+}
+
+/// Reads `to_svg`'s output as XML (failing if it is not well-formed): the cards and the edges.
+fn read_svg(svg: &str) -> (Vec<DrawnCard>, Vec<(String, String)>) {
+    let doc = roxmltree::Document::parse(svg).expect("to_svg writes well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    let class = |n: &roxmltree::Node| n.attribute("class").unwrap_or("").to_string();
+    let cards = root
+        .descendants()
+        .filter(|n| n.has_tag_name("g") && class(n).starts_with("node "))
+        .map(|g| {
+            let rect = g.children().find(|c| c.has_tag_name("rect")).unwrap();
+            let number = |name| rect.attribute(name).unwrap().parse::<f64>().unwrap();
+            let parts = g
+                .children()
+                .filter(|c| c.has_tag_name("text"))
+                .map(|text| {
+                    text.children()
+                        .filter(|t| t.has_tag_name("tspan"))
+                        .map(|t| t.text().unwrap_or("").to_string())
+                        .collect()
+                })
+                .collect();
+            DrawnCard {
+                id: g.attribute("id").unwrap().to_string(),
+                class: class(&g),
+                rect: [number("x"), number("y"), number("width"), number("height")],
+                parts,
+            }
+        })
+        .collect();
+    let edges = root
+        .descendants()
+        .filter(|n| n.has_tag_name("path") && class(n) == "edge")
+        .map(|p| {
+            (
+                p.attribute("data-from").unwrap().to_string(),
+                p.attribute("data-to").unwrap().to_string(),
+            )
+        })
+        .collect();
+    (cards, edges)
+}
+
+/// The numbers in a text, in order: `value [ 0.5  -1]` → ["0.5", "-1"].
+fn numbers(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || "[];".contains(c))
+        .filter(|t| t.parse::<f64>().is_ok())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_svg_is_well_formed_and_draws_every_node_and_edge_as_to_dot_labels_them() {
+    let tape = Tape::new();
+    let loss = lab_network_unfused(&tape);
+    tape.backward(loss);
+    let (cards, edges) = read_svg(&viz::to_svg(&tape));
+    let (dot_nodes, dot_edges) = parse_dot(&viz::to_dot(&tape));
+    assert_eq!(cards.len(), 18);
+    assert_eq!(dot_nodes.len(), 18);
+    let mut edges_sorted = edges.clone();
+    let mut dot_edges = dot_edges;
+    edges_sorted.sort();
+    dot_edges.sort();
+    assert_eq!(edges_sorted, dot_edges);
+    for (card, (name, label)) in cards.iter().zip(&dot_nodes) {
+        assert_eq!(&card.id, name);
+        // The record's three fields, `title | value … | grad …`, are the card's three parts.
+        let fields: Vec<&str> = label.split(" | ").collect();
+        assert_eq!(card.parts.len(), 3, "{card:?}");
+        assert_eq!(card.parts[0], [fields[0]], "{card:?}");
+        let value = card.parts[1].join(" ");
+        assert!(value.starts_with("value ["), "{card:?}");
+        assert_eq!(numbers(&value), numbers(fields[1]), "{card:?}");
+        let grad = card.parts[2].join(" ");
+        assert_eq!(numbers(&grad), numbers(fields[2]), "{card:?}");
+        assert_eq!(
+            grad.starts_with("grad ["),
+            fields[2].starts_with("grad ["),
+            "{card:?}"
+        );
+    }
+    let class = |id: &str| &cards.iter().find(|c| c.id == id).unwrap().class;
+    assert_eq!(class("n0"), "node param");
+    assert_eq!(class("n6"), "node input");
+    assert_eq!(class("n7"), "node op");
+}
+
+#[test]
+fn the_svg_writes_small_matrices_one_row_per_line_with_aligned_columns() {
+    let tape = Tape::new();
+    let w = tape.param(&Matrix::from_rows(&[[0.5, -12.0], [-1.25, 3.0]]));
+    let _ = w.sum();
+    let (cards, _) = read_svg(&viz::to_svg(&tape));
+    assert_eq!(
+        cards[0].parts[1],
+        ["value [  0.5 -12]", "      [-1.25   3]"]
+    );
+    assert_eq!(cards[0].parts[2], ["grad not computed yet"]);
+}
+
+#[test]
+fn the_svg_is_layered_from_the_inputs_to_the_loss_and_no_cards_overlap() {
+    let tape = Tape::new();
+    let loss = lab_network_unfused(&tape);
+    tape.backward(loss);
+    let (cards, edges) = read_svg(&viz::to_svg(&tape));
+    let rect = |id: &str| cards.iter().find(|c| c.id == id).unwrap().rect;
+    for (from, to) in &edges {
+        let (a, b) = (rect(from), rect(to));
+        assert!(a[0] + a[2] < b[0], "{from} is not left of its reader {to}");
+    }
+    // The loss stands alone at the right.
+    let loss_left = rect(&loss.id().to_string())[0];
+    assert!(cards
+        .iter()
+        .all(|c| c.id == loss.id().to_string() || c.rect[0] + c.rect[2] < loss_left));
+    for (i, a) in cards.iter().enumerate() {
+        for b in &cards[i + 1..] {
+            let [ax, ay, aw, ah] = a.rect;
+            let [bx, by, bw, bh] = b.rect;
+            let apart = ax + aw <= bx || bx + bw <= ax || ay + ah <= by || by + bh <= ay;
+            assert!(apart, "{} overlaps {}", a.id, b.id);
+        }
+    }
+}

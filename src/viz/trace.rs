@@ -1,24 +1,7 @@
-//! Seeing the chain rule: the tape as a graph (petgraph, Graphviz DOT) and a trace of the
-//! reverse sweep, node by node.
-//!
-//! ```
-//! use chainrule::{viz, Tape};
-//!
-//! let tape = Tape::new();
-//! let (w, x) = (tape.scalar(-0.5), tape.constant(2.0));
-//! let y = (w * x).sigmoid();
-//! let (_grads, trace) = viz::backward_trace(&tape, y);
-//! let text = trace.to_string();
-//! assert!(text.contains("n3 = sigmoid(n2)"));
-//! assert!(text.contains("dL/dn2 += dL/dn3 ⊙ n3 ⊙ (1 − n3)"));
-//! let dot = viz::to_dot(&tape); // `dot -Tsvg` draws it
-//! assert!(dot.starts_with("digraph tape {"));
-//! ```
+//! The backward trace: each step of the reverse sweep, with its rule and numbers.
 
 use std::fmt;
 use std::fmt::Write as _;
-
-use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::anomaly::call_text;
 use crate::grads::Gradients;
@@ -26,118 +9,6 @@ use crate::matrix::{summarize, Matrix};
 use crate::ops::{rule, Op};
 use crate::sweep::RawStep;
 use crate::tape::{NodeId, Tape, Var};
-
-/// What the graph shows of one tape node.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NodeView {
-    /// The node's id on the tape.
-    pub id: NodeId,
-    /// Its op (`Param` and `Input` for leaves).
-    pub op: Op,
-    /// Its value.
-    pub value: Matrix,
-    /// Its gradient from the last backward sweep, or `None` if no sweep reached it.
-    pub grad: Option<Matrix>,
-    /// Whether a parameter flows into it.
-    pub requires_grad: bool,
-}
-
-/// The tape as a `petgraph` directed graph: one graph node per tape node (graph index = tape
-/// index), one edge per input, from the input to the node that reads it, weighted with the
-/// input's position (0 or 1).
-pub fn to_graph(tape: &Tape) -> DiGraph<NodeView, usize> {
-    let t = tape.inner.borrow();
-    let mut graph = DiGraph::with_capacity(t.nodes.len(), t.nodes.len() * 2);
-    for (i, n) in t.nodes.iter().enumerate() {
-        let value = Matrix::new(n.rows, n.cols, t.values[n.range()].to_vec());
-        let grad = (i < t.grads_for).then(|| Matrix::new(n.rows, n.cols, t.grad(i).into_owned()));
-        let view = NodeView {
-            id: NodeId(i as u32),
-            op: n.op,
-            value,
-            grad,
-            requires_grad: n.requires_grad,
-        };
-        graph.add_node(view);
-    }
-    for (i, n) in t.nodes.iter().enumerate() {
-        for (position, input) in n.inputs.iter().enumerate() {
-            graph.add_edge(NodeIndex::new(input.index()), NodeIndex::new(i), position);
-        }
-    }
-    graph
-}
-
-/// The tape as Graphviz DOT, in the spirit of micrograd's `draw_dot`: each node a record
-/// `n7: sigmoid 1x4 | value … | grad …`, parameters (blue) and inputs (grey, dashed) styled apart
-/// from intermediate nodes. Matrices of up to 4×4 show their entries, larger ones their shape and
-/// min/mean/max. Before a backward sweep, the gradient field says so.
-pub fn to_dot(tape: &Tape) -> String {
-    let graph = to_graph(tape);
-    let mut dot = String::from(
-        "digraph tape {\n  rankdir=LR;\n  node [shape=record, fontname=\"sans-serif\"];\n",
-    );
-    for view in graph.node_weights() {
-        let (rows, cols) = view.value.shape();
-        let show = |m: &Matrix| {
-            if rows <= 4 && cols <= 4 {
-                summarize(rows, cols, m.as_slice())
-            } else {
-                summarize_large(m)
-            }
-        };
-        let grad = match (&view.grad, view.requires_grad) {
-            (Some(g), true) => format!("grad {}", show(g)),
-            (Some(_), false) => "no grad (no parameter flows in)".into(),
-            (None, _) => "grad not computed yet".into(),
-        };
-        let style = match view.op {
-            Op::Param => ", style=filled, fillcolor=\"#cfe2ff\"",
-            Op::Input => ", style=\"filled,dashed\", fillcolor=\"#eeeeee\"",
-            _ => "",
-        };
-        let label = format!(
-            "{}: {} {rows}x{cols} | value {} | {grad}",
-            view.id,
-            view.op,
-            show(&view.value)
-        );
-        // With rankdir=LR, a record without braces stacks its fields: op / value / grad.
-        let _ = writeln!(dot, "  {} [label=\"{}\"{style}];", view.id, escape(&label));
-    }
-    for edge in graph.edge_indices() {
-        let (from, to) = graph.edge_endpoints(edge).expect("an edge of this graph");
-        let _ = writeln!(dot, "  {} -> {};", graph[from].id, graph[to].id);
-    }
-    dot.push_str("}\n");
-    dot
-}
-
-fn summarize_large(m: &Matrix) -> String {
-    let (rows, cols) = m.shape();
-    let text = summarize(rows, cols, m.as_slice());
-    if m.len() <= 16 {
-        format!("{rows}x{cols} {text}")
-    } else {
-        text
-    }
-}
-
-/// Escapes the characters that have a meaning inside a DOT record label.
-fn escape(label: &str) -> String {
-    let mut out = String::with_capacity(label.len());
-    for c in label.chars() {
-        match c {
-            '{' | '}' | '<' | '>' | '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            // A record field separator we did not mean would split the record: keep only ours.
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 /// A trace of one reverse sweep: one [`TraceStep`] per node visited, from the output back.
 #[derive(Clone, Debug, PartialEq)]

@@ -511,6 +511,58 @@ fn every_command_has_help_showing_the_lab_defaults() {
 }
 
 #[test]
+fn trace_html_writes_a_self_contained_page_of_the_users_network() {
+    let dir = scratch("trace-html");
+    ok(
+        &dir,
+        &[
+            "train",
+            "--dataset",
+            "xor4",
+            "--epochs",
+            "20",
+            "--stop-loss",
+            "off",
+            "--no-plots",
+            "--out",
+            "run",
+        ],
+    );
+    let text = ok(
+        &dir,
+        &[
+            "trace",
+            "--weights",
+            "run/weights.safetensors",
+            "--sample",
+            "2",
+            "--html",
+            "step.html",
+        ],
+    );
+    assert!(text.contains("page: step.html"), "{text}");
+    let page = String::from_utf8(read(dir.join("step.html"))).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"),
+        "{}",
+        &page[..40]
+    );
+    assert!(!page.contains("http://") && !page.contains("https://"));
+    let err = fails(
+        &dir,
+        &[
+            "trace",
+            "--weights",
+            "run/weights.safetensors",
+            "--html",
+            "no/such/dir/p.html",
+        ],
+        1,
+    );
+    assert!(err.contains("p.html"), "{err}");
+}
+
+#[test]
 fn experiment_prints_one_row_per_variant_and_writes_both_figures() {
     let dir = scratch("experiment");
     let text = ok(

@@ -59,6 +59,10 @@ pub struct TraceArgs {
     /// Print a markdown table instead of plain text
     #[arg(long)]
     pub markdown: bool,
+    /// Also write the page that steps through this step's forward pass and backward sweep
+    /// (one self-contained HTML file: open it in any browser, offline)
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// Prints every sample's prediction (the raw output, thresholded at 0.5) and the accuracy.
@@ -212,6 +216,10 @@ pub fn trace(args: TraceArgs) -> Outcome {
         say(trace.to_markdown().trim_end());
     } else {
         say(trace.to_string().trim_end());
+    }
+    if let Some(path) = &args.html {
+        io::write_atomic(path, viz::to_html(&tape, loss).as_bytes())?;
+        say(format_args!("page: {}", path.display()));
     }
     Ok(())
 }

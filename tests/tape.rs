@@ -297,12 +297,14 @@ fn shape_mismatch_names_the_op_both_shapes_and_the_callers_line() {
         "{msg}"
     );
 
+    // 3x2 ⊙ 3x1 broadcasts (a column); 3x2 ⊙ 2x2 does not.
+    let square = tape.param(&Matrix::zeros(2, 2));
     let line = line!() + 2;
     let msg = panics_with(|| {
-        let _ = a * b;
+        let _ = a * square;
     });
     assert!(
-        msg.starts_with("mul: shapes differ, 3x2 (n0) and 3x1 (n1)"),
+        msg.starts_with("mul: cannot broadcast 3x2 (n0) with 2x2 (n2)"),
         "{msg}"
     );
     assert!(
@@ -313,7 +315,10 @@ fn shape_mismatch_names_the_op_both_shapes_and_the_callers_line() {
     let msg = panics_with(|| {
         let _ = a + tape.param(&Matrix::zeros(2, 3));
     });
-    assert!(msg.starts_with("add: cannot add 3x2 (n0) and 2x3"), "{msg}");
+    assert!(
+        msg.starts_with("add: cannot broadcast 3x2 (n0) with 2x3"),
+        "{msg}"
+    );
     let msg = panics_with(|| {
         let _ = a.mse(b);
     });

@@ -2,6 +2,7 @@
 //! running an elementwise kernel or rule on two threads when the matrix is large (each entry is
 //! computed the same way wherever the cut falls, so the numbers never depend on it).
 
+use super::broadcast::{self, Binary};
 use super::{GradOut, Op, Operand};
 use crate::kernels::pool::halves;
 use crate::tape::{fail, Var};
@@ -47,6 +48,27 @@ impl<'t> Var<'t> {
     pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
         let (rows, cols) = same_shape(op.name(), self, other);
         self.tape.record(op, [self, other], rows, cols)
+    }
+}
+
+impl<'t> Var<'t> {
+    /// Records `self ∘ other` for one of the four broadcasting ops (`op` is its same-shape
+    /// variant, `f` the same op for [`broadcast`]): `op` when the shapes are equal, with the same
+    /// one check as [`Var::zip`]; otherwise the broadcast, or a panic naming both shapes.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn zip_or_broadcast(self, op: Op, f: Binary, other: Var<'t>) -> Var<'t> {
+        self.tape.check_owner(op.name(), other);
+        let (sa, sb) = {
+            let t = self.tape.inner.borrow();
+            let (na, nb) = (&t.nodes[self.id.index()], &t.nodes[other.id.index()]);
+            ((na.rows, na.cols), (nb.rows, nb.cols))
+        };
+        if sa == sb {
+            self.tape.record(op, [self, other], sa.0, sa.1)
+        } else {
+            broadcast::record(f, self, other, sa, sb)
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod add;
 pub(crate) mod add_row;
 pub(crate) mod add_scalar;
 pub(crate) mod bce;
+pub(crate) mod broadcast;
 pub(crate) mod detach;
 pub(crate) mod div;
 pub(crate) mod exp;
@@ -42,6 +43,7 @@ pub(crate) mod tanh;
 pub(crate) mod transpose;
 
 pub use bce::DEFAULT_EPS as BCE_EPS;
+pub use broadcast::{Binary, Stretch};
 pub(crate) use context::{Backward, GradOut, Operand};
 use elementwise::{map1, map2, same_shape, split1, split2};
 pub use sum::Reduce;
@@ -58,10 +60,13 @@ pub enum Op {
     Add,
     /// `a − b`, same shapes.
     Sub,
-    /// `a ⊙ b`, elementwise.
+    /// `a ⊙ b`, elementwise, same shapes.
     Mul,
-    /// `a ⊘ b`, elementwise.
+    /// `a ⊘ b`, elementwise, same shapes.
     Div,
+    /// `a ∘ b` for one of `+ − ⊙ ⊘` with shapes that broadcast (NumPy's rule), and how each
+    /// operand is stretched to the output's shape (`a`'s, then `b`'s).
+    Broadcast(Binary, Stretch, Stretch),
     /// `c · x` for a constant `c` (also `-x` with `c = −1`, and `x / c` with `1/c`).
     Scale(f64),
     /// `x + c` for a constant `c`.
@@ -112,6 +117,7 @@ impl Op {
             Op::Sub => "sub",
             Op::Mul => "mul",
             Op::Div => "div",
+            Op::Broadcast(f, ..) => broadcast::name(f),
             Op::Scale(_) => "scale",
             Op::AddScalar(_) => "add_scalar",
             Op::MatMul => "matmul",
@@ -160,6 +166,7 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::Sub => sub::forward(x, out),
         Op::Mul => mul::forward(x, out),
         Op::Div => div::forward(x, out),
+        Op::Broadcast(f, ..) => broadcast::forward(f, x, out),
         Op::Scale(c) => scale::forward(c, x, out),
         Op::AddScalar(c) => add_scalar::forward(c, x, out),
         Op::MatMul => matmul::forward(x, out),
@@ -192,6 +199,7 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::Sub => sub::backward(cx),
         Op::Mul => mul::backward(cx),
         Op::Div => div::backward(cx),
+        Op::Broadcast(f, ..) => broadcast::backward(f, cx),
         Op::Scale(c) => scale::backward(c, cx),
         Op::AddScalar(_) => add_scalar::backward(cx),
         Op::MatMul => matmul::backward(cx),
@@ -225,6 +233,9 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::Sub => &sub::RULES,
         Op::Mul => &mul::RULES,
         Op::Div => &div::RULES,
+        Op::Broadcast(f, a, b) => {
+            return broadcast::rule(f, if position == 0 { a } else { b }, position)
+        }
         Op::Scale(_) => &scale::RULES,
         Op::AddScalar(_) => &add_scalar::RULES,
         Op::MatMul => &matmul::RULES,

@@ -493,6 +493,27 @@ fn a_dead_branch_leaves_live_gradients_alone_in_every_sweep() {
 }
 
 #[test]
+fn a_dead_sqrt_at_0_or_log_softmax_of_infinity_leaves_live_gradients_alone() {
+    // Each rule, run with a zero upstream, would make NaN: sqrt's 0 ⊘ (2·0) at x = 0, and
+    // log_softmax's 0 − e^NaN · 0 on a row holding +∞ (−ln 0). Recorded and not used, they
+    // must change nothing; used, they do poison the gradient (so the first check can fail).
+    let run = |use_them: bool| {
+        let tape = Tape::new();
+        let x = tape.param(&Matrix::from_rows(&[[0.0, 1.0]]));
+        let root = x.sqrt();
+        let log_probs = (-x.log()).log_softmax();
+        let mut loss = x.sum();
+        if use_them {
+            loss = loss + (root * 0.0).sum() + (log_probs * 0.0).sum();
+        }
+        let g = tape.backward(loss).wrt(x).to_matrix();
+        g
+    };
+    assert_eq!(run(false), Matrix::from_rows(&[[1.0, 1.0]]));
+    assert!(run(true)[(0, 0)].is_nan());
+}
+
+#[test]
 fn a_loss_recorded_for_the_report_does_not_change_the_gradients() {
     // A training loop that also records a log-loss to print it: the MSE gradient must be that of
     // a tape without the extra node, bit for bit, also when the prediction saturates at 1 and

@@ -17,17 +17,21 @@ use std::fmt;
 mod context;
 mod elementwise;
 
+pub(crate) mod abs;
 pub(crate) mod add;
 pub(crate) mod add_row;
 pub(crate) mod add_scalar;
 pub(crate) mod bce;
 pub(crate) mod broadcast;
+pub(crate) mod cross_entropy;
 pub(crate) mod detach;
 pub(crate) mod div;
 pub(crate) mod exp;
 pub(crate) mod linear;
 pub(crate) mod log;
+pub(crate) mod log_softmax;
 pub(crate) mod matmul;
+pub(crate) mod max_min;
 pub(crate) mod mean;
 pub(crate) mod mse;
 pub(crate) mod mul;
@@ -35,6 +39,8 @@ pub(crate) mod powf;
 pub(crate) mod relu;
 pub(crate) mod scale;
 pub(crate) mod sigmoid;
+pub(crate) mod softmax;
+pub(crate) mod sqrt;
 pub(crate) mod square;
 pub(crate) mod sse;
 pub(crate) mod sub;
@@ -83,6 +89,12 @@ pub enum Op {
     Sum(Reduce),
     /// Mean of all entries, of each row, or of each column.
     Mean(Reduce),
+    /// Maximum of all entries, of each row, or of each column (the gradient goes to the first
+    /// arg-max).
+    Max(Reduce),
+    /// Minimum of all entries, of each row, or of each column (the gradient goes to the first
+    /// arg-min).
+    Min(Reduce),
     /// `eˣ`, elementwise.
     Exp,
     /// `ln x`, elementwise.
@@ -97,14 +109,24 @@ pub enum Op {
     Relu,
     /// `tanh x`, elementwise.
     Tanh,
+    /// `√x`, elementwise.
+    Sqrt,
+    /// `|x|`, elementwise.
+    Abs,
     /// `x` itself, with no gradient flowing back through it.
     Detach,
+    /// The softmax of each row, `e^{xⱼ} / Σₖ e^{xₖ}` (stable: shifted by the row's maximum).
+    Softmax,
+    /// The log-softmax of each row, `xⱼ − ln Σₖ e^{xₖ}` (stable).
+    LogSoftmax,
     /// Mean squared error `(1/n) Σ (p − y)²` of a prediction `p` and a target `y`.
     Mse,
     /// Sum of squared errors `Σ (p − y)²`.
     Sse,
     /// Binary cross-entropy (log-loss) with predictions clipped to `[eps, 1 − eps]`.
     Bce(f64),
+    /// Cross-entropy of m×n logits against m×1 class labels, `−(1/m) Σᵢ log_softmax(xᵢ)[lᵢ]`.
+    CrossEntropy,
 }
 
 impl Op {
@@ -126,6 +148,8 @@ impl Op {
             Op::AddRow => "add_row",
             Op::Sum(axis) => sum::name(axis),
             Op::Mean(axis) => mean::name(axis),
+            Op::Max(axis) => max_min::name(true, axis),
+            Op::Min(axis) => max_min::name(false, axis),
             Op::Exp => "exp",
             Op::Log => "log",
             Op::Powf(_) => "powf",
@@ -133,10 +157,15 @@ impl Op {
             Op::Sigmoid => "sigmoid",
             Op::Relu => "relu",
             Op::Tanh => "tanh",
+            Op::Sqrt => "sqrt",
+            Op::Abs => "abs",
             Op::Detach => "detach",
+            Op::Softmax => "softmax",
+            Op::LogSoftmax => "log_softmax",
             Op::Mse => "mse",
             Op::Sse => "sse",
             Op::Bce(_) => "bce",
+            Op::CrossEntropy => "cross_entropy",
         }
     }
 
@@ -175,6 +204,8 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::AddRow => add_row::forward(x, out),
         Op::Sum(axis) => sum::forward(axis, x, out),
         Op::Mean(axis) => mean::forward(axis, x, out),
+        Op::Max(axis) => max_min::forward(true, axis, x, out),
+        Op::Min(axis) => max_min::forward(false, axis, x, out),
         Op::Exp => exp::forward(x, out),
         Op::Log => log::forward(x, out),
         Op::Powf(p) => powf::forward(p, x, out),
@@ -182,10 +213,15 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::Sigmoid => sigmoid::forward(x, out),
         Op::Relu => relu::forward(x, out),
         Op::Tanh => tanh::forward(x, out),
+        Op::Sqrt => sqrt::forward(x, out),
+        Op::Abs => abs::forward(x, out),
         Op::Detach => detach::forward(x, out),
+        Op::Softmax => softmax::forward(x, out),
+        Op::LogSoftmax => log_softmax::forward(x, out),
         Op::Mse => mse::forward(x, out),
         Op::Sse => sse::forward(x, out),
         Op::Bce(eps) => bce::forward(eps, x, out),
+        Op::CrossEntropy => cross_entropy::forward(x, out),
     }
 }
 
@@ -208,6 +244,8 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::AddRow => add_row::backward(cx),
         Op::Sum(axis) => sum::backward(axis, cx),
         Op::Mean(axis) => mean::backward(axis, cx),
+        Op::Max(axis) => max_min::backward(true, axis, cx),
+        Op::Min(axis) => max_min::backward(false, axis, cx),
         Op::Exp => exp::backward(cx),
         Op::Log => log::backward(cx),
         Op::Powf(p) => powf::backward(p, cx),
@@ -215,10 +253,15 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::Sigmoid => sigmoid::backward(cx),
         Op::Relu => relu::backward(cx),
         Op::Tanh => tanh::backward(cx),
+        Op::Sqrt => sqrt::backward(cx),
+        Op::Abs => abs::backward(cx),
         Op::Detach => detach::backward(cx),
+        Op::Softmax => softmax::backward(cx),
+        Op::LogSoftmax => log_softmax::backward(cx),
         Op::Mse => mse::backward(cx),
         Op::Sse => sse::backward(cx),
         Op::Bce(eps) => bce::backward(eps, cx),
+        Op::CrossEntropy => cross_entropy::backward(cx),
     }
 }
 
@@ -244,6 +287,8 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::AddRow => &add_row::RULES,
         Op::Sum(_) => &sum::RULES,
         Op::Mean(_) => &mean::RULES,
+        Op::Max(_) => &max_min::RULES[0],
+        Op::Min(_) => &max_min::RULES[1],
         Op::Exp => &exp::RULES,
         Op::Log => &log::RULES,
         Op::Powf(_) => &powf::RULES,
@@ -251,10 +296,15 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::Sigmoid => &sigmoid::RULES,
         Op::Relu => &relu::RULES,
         Op::Tanh => &tanh::RULES,
+        Op::Sqrt => &sqrt::RULES,
+        Op::Abs => &abs::RULES,
         Op::Detach => &detach::RULES,
+        Op::Softmax => &softmax::RULES,
+        Op::LogSoftmax => &log_softmax::RULES,
         Op::Mse => &mse::RULES,
         Op::Sse => &sse::RULES,
         Op::Bce(_) => &bce::RULES,
+        Op::CrossEntropy => &cross_entropy::RULES,
     };
     rules[position.min(rules.len() - 1)]
 }

@@ -83,6 +83,16 @@ impl<'a> Backward<'a> {
         (n.rows, n.cols)
     }
 
+    /// How many inputs this node has.
+    pub(crate) fn input_count(&self) -> usize {
+        self.node.inputs.len()
+    }
+
+    /// `(rows, cols)` of this node (of its output, and of the upstream gradient).
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.node.rows, self.node.cols)
+    }
+
     /// This node's own (saved) output value.
     pub(crate) fn output(&self) -> &'a [f64] {
         &self.values[self.node.range()]

@@ -24,6 +24,7 @@ pub(crate) mod add_scalar;
 pub(crate) mod bce;
 pub(crate) mod broadcast;
 pub(crate) mod cross_entropy;
+pub(crate) mod custom;
 pub(crate) mod detach;
 pub(crate) mod div;
 pub(crate) mod exp;
@@ -51,6 +52,7 @@ pub(crate) mod transpose;
 pub use bce::DEFAULT_EPS as BCE_EPS;
 pub use broadcast::{Binary, Stretch};
 pub(crate) use context::{Backward, GradOut, Operand};
+pub use custom::{CustomId, CustomOp, MatView};
 use elementwise::{map1, map2, same_shape, split1, split2};
 pub use sum::Reduce;
 
@@ -127,10 +129,14 @@ pub enum Op {
     Bce(f64),
     /// Cross-entropy of m×n logits against m×1 class labels, `−(1/m) Σᵢ log_softmax(xᵢ)[lᵢ]`.
     CrossEntropy,
+    /// An op of the user's own ([`CustomOp`]), recorded with [`Tape::custom`](crate::Tape::custom):
+    /// which one, on the tape that recorded it, and its name.
+    Custom(CustomId),
 }
 
 impl Op {
-    /// The op's name as the method that records it: `"matmul"`, `"sigmoid"`, `"row_sums"`…
+    /// The op's name as the method that records it: `"matmul"`, `"sigmoid"`, `"row_sums"`…; for
+    /// a user op, its own name ([`CustomOp::name`]).
     pub fn name(self) -> &'static str {
         match self {
             Op::Param => "param",
@@ -166,6 +172,7 @@ impl Op {
             Op::Sse => "sse",
             Op::Bce(_) => "bce",
             Op::CrossEntropy => "cross_entropy",
+            Op::Custom(id) => id.name(),
         }
     }
 
@@ -222,6 +229,7 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::Sse => sse::forward(x, out),
         Op::Bce(eps) => bce::forward(eps, x, out),
         Op::CrossEntropy => cross_entropy::forward(x, out),
+        Op::Custom(_) => custom::forward(),
     }
 }
 
@@ -262,13 +270,15 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::Sse => sse::backward(cx),
         Op::Bce(eps) => bce::backward(eps, cx),
         Op::CrossEntropy => cross_entropy::backward(cx),
+        Op::Custom(id) => custom::backward(id, cx),
     }
 }
 
 /// The backward rule of `op` for its input at `position`, as written in `docs/chain-rule.md`,
 /// with `{y}` for the node, `{a}`/`{b}` for its inputs and `{c}` for the op's constant. The
 /// backward trace fills in node names: `dL/dn6 += dL/dn7 ⊙ n7 ⊙ (1 − n7)`. Each op's file
-/// holds its rules beside the code they describe.
+/// holds its rules beside the code they describe. A user op's rule is its own
+/// ([`CustomOp::rule`]), which the trace asks the op for; here it is a generic sentence.
 pub fn rule(op: Op, position: usize) -> &'static str {
     let rules: &[&str] = match op {
         Op::Param | Op::Input => &["(no rule: nothing flows back)"],
@@ -305,6 +315,7 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::Sse => &sse::RULES,
         Op::Bce(_) => &bce::RULES,
         Op::CrossEntropy => &cross_entropy::RULES,
+        Op::Custom(_) => &custom::RULES,
     };
     rules[position.min(rules.len() - 1)]
 }

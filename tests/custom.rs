@@ -124,19 +124,15 @@ fn a_user_op_matches_finite_differences_with_one_input_two_and_the_same_input_tw
             uniform(&mut r, m, n, -3.0, 3.0),
             uniform(&mut r, m, n, -3.0, 3.0),
         );
+        let (one, two) = (vec![a.clone()], vec![a, b]);
         let cases: [(&str, Result<_, _>); 3] = [
             (
                 "softplus",
-                gradcheck(|v| project(v[0].custom(&soft, &[])), &[a.clone()], EPS, TOL),
+                gradcheck(|v| project(v[0].custom(&soft, &[])), &one, EPS, TOL),
             ),
             (
                 "mul_add",
-                gradcheck(
-                    |v| project(v[0].custom(&mul_add, &[v[1]])),
-                    &[a.clone(), b.clone()],
-                    EPS,
-                    TOL,
-                ),
+                gradcheck(|v| project(v[0].custom(&mul_add, &[v[1]])), &two, EPS, TOL),
             ),
             (
                 "mul_add(x, x) after softplus",
@@ -145,7 +141,7 @@ fn a_user_op_matches_finite_differences_with_one_input_two_and_the_same_input_tw
                         let s = v[0].custom(&soft, &[]);
                         project(s.custom(&mul_add, &[s]) + v[0])
                     },
-                    &[a.clone()],
+                    &one,
                     EPS,
                     TOL,
                 ),

@@ -15,7 +15,7 @@ impl<'t> Var<'t> {
     /// let tape = Tape::new();
     /// let x = tape.param(&Matrix::from_rows(&[[-2.0, 0.0, 3.0]]));
     /// let grads = tape.backward(x.abs().sum());
-    /// assert_eq!(grads.wrt(x).as_slice(), &[-1.0, 0.0, 1.0]);
+    /// assert_eq!(&*grads.wrt(x), &[-1.0, 0.0, 1.0]);
     /// ```
     #[inline]
     #[track_caller]

@@ -220,7 +220,7 @@ fn scatter(
     g: &[f64],
     term: impl Fn(usize, usize, usize) -> f64,
 ) {
-    let m = if n == 0 { 0 } else { g.len() / n };
+    let m = g.len().checked_div(n).unwrap_or(0);
     for i in 0..m {
         for j in 0..n {
             d[index(shape, i, j)] += term(i * n + j, i, j);

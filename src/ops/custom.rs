@@ -15,55 +15,6 @@
 //! printout (the graph, the trace, anomaly reports) show the user's name without the tape.
 //! The registry sits in the tape's sweep space, which every backward rule already receives: the
 //! sweep itself does not change for custom ops.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use chainrule::ops::{CustomOp, MatView};
-//! use chainrule::{gradcheck, Matrix, Tape};
-//!
-//! /// `y = x³`, elementwise: `dx += g ⊙ 3x²`.
-//! struct Cube;
-//!
-//! impl CustomOp for Cube {
-//!     fn name(&self) -> &str {
-//!         "cube"
-//!     }
-//!     fn output_shape(&self, inputs: &[(usize, usize)]) -> Result<(usize, usize), String> {
-//!         match inputs {
-//!             [shape] => Ok(*shape),
-//!             _ => Err(format!("takes one input, got {}", inputs.len())),
-//!         }
-//!     }
-//!     fn forward(&self, inputs: &[MatView<'_>], out: &mut [f64]) {
-//!         for (y, x) in out.iter_mut().zip(inputs[0].as_slice()) {
-//!             *y = x * x * x;
-//!         }
-//!     }
-//!     fn backward(
-//!         &self,
-//!         inputs: &[MatView<'_>],
-//!         _output: MatView<'_>,
-//!         upstream: MatView<'_>,
-//!         grads: &mut [&mut [f64]],
-//!     ) {
-//!         let (x, g) = (inputs[0].as_slice(), upstream.as_slice());
-//!         for ((dx, x), g) in grads[0].iter_mut().zip(x).zip(g) {
-//!             *dx += g * 3.0 * x * x;
-//!         }
-//!     }
-//! }
-//!
-//! let cube: Arc<dyn CustomOp> = Arc::new(Cube);
-//! let tape = Tape::new();
-//! let x = tape.param(&Matrix::from_rows(&[[2.0, -1.0]]));
-//! let y = x.custom(&cube, &[]).sum();
-//! assert_eq!(y.item(), 7.0);
-//! assert_eq!(tape.backward(y).wrt(x).as_slice(), &[12.0, 3.0][..]);
-//! assert_eq!(tape.vars().nth(1).unwrap().op().to_string(), "cube");
-//! // Checked against finite differences in one line:
-//! gradcheck(|v| v[0].custom(&cube, &[]).sum(), &[Matrix::from_rows(&[[0.5, -2.0]])], 1e-6, 1e-6)?;
-//! # Ok::<(), chainrule::GradCheckError>(())
-//! ```
 
 use std::fmt;
 use std::ops::Index;
@@ -77,11 +28,67 @@ use crate::matrix::Matrix;
 use crate::tape::{fail, push_node, NodeId, Tape, Var};
 
 /// An op of the user's own: its output's shape, its forward function and its vector–Jacobian
-/// product. Record it with [`Tape::custom`] or [`Var::custom`]; see the [module](self) for an
-/// example.
+/// product (VJP). Record it with [`Tape::custom`] or [`Var::custom`]; the tape does the rest as
+/// for its own ops: the reverse sweep (which runs the VJP only if the output depends on the
+/// node), fan-out, the graph, the trace, anomaly mode and [`gradcheck`](crate::gradcheck).
+///
+/// The node's op is [`Op::Custom`], which prints as [`name`](CustomOp::name): [`Op`] stays a
+/// `Copy` enum, holding the op's index in its tape's registry and its name's index in a table of
+/// the program's op names (each distinct name is kept once, for the life of the program). The
+/// tape keeps the `Arc` itself, one entry per distinct `Arc` for its whole life: record the same
+/// `Arc` every step.
 ///
 /// `Send + Sync` so that a tape that holds it stays usable from the places a tape is (and an op
 /// is typically a unit struct or a few constants).
+///
+/// ```
+/// use std::sync::Arc;
+/// use chainrule::ops::{CustomOp, MatView};
+/// use chainrule::{gradcheck, Matrix, Tape};
+///
+/// /// `y = x³`, elementwise: `dx += g ⊙ 3x²`.
+/// struct Cube;
+///
+/// impl CustomOp for Cube {
+///     fn name(&self) -> &str {
+///         "cube"
+///     }
+///     fn output_shape(&self, inputs: &[(usize, usize)]) -> Result<(usize, usize), String> {
+///         match inputs {
+///             [shape] => Ok(*shape),
+///             _ => Err(format!("takes one input, got {}", inputs.len())),
+///         }
+///     }
+///     fn forward(&self, inputs: &[MatView<'_>], out: &mut [f64]) {
+///         for (y, x) in out.iter_mut().zip(inputs[0].as_slice()) {
+///             *y = x * x * x;
+///         }
+///     }
+///     fn backward(
+///         &self,
+///         inputs: &[MatView<'_>],
+///         _output: MatView<'_>,
+///         upstream: MatView<'_>,
+///         grads: &mut [&mut [f64]],
+///     ) {
+///         let (x, g) = (inputs[0].as_slice(), upstream.as_slice());
+///         for ((dx, x), g) in grads[0].iter_mut().zip(x).zip(g) {
+///             *dx += g * 3.0 * x * x;
+///         }
+///     }
+/// }
+///
+/// let cube: Arc<dyn CustomOp> = Arc::new(Cube);
+/// let tape = Tape::new();
+/// let x = tape.param(&Matrix::from_rows(&[[2.0, -1.0]]));
+/// let y = x.custom(&cube, &[]).sum();
+/// assert_eq!(y.item(), 7.0);
+/// assert_eq!(&*tape.backward(y).wrt(x), &[12.0, 3.0]);
+/// assert_eq!(tape.vars().nth(1).unwrap().op().to_string(), "cube");
+/// // Checked against finite differences in one line:
+/// gradcheck(|v| v[0].custom(&cube, &[]).sum(), &[Matrix::from_rows(&[[0.5, -2.0]])], 1e-6, 1e-6)?;
+/// # Ok::<(), chainrule::GradCheckError>(())
+/// ```
 pub trait CustomOp: Send + Sync {
     /// The op's name, as the graph, the trace and anomaly reports print it (`"softplus"`). It is
     /// read once, when the op is first recorded on a tape.
@@ -274,7 +281,7 @@ impl Registry {
 impl Tape {
     /// Records the user's op `op` on `inputs` (any number, in order): computes its value with
     /// [`CustomOp::forward`] now, and runs [`CustomOp::backward`] in the reverse sweep. See
-    /// [`ops::custom`](crate::ops::CustomOp) for an example.
+    /// [`CustomOp`] for an example.
     ///
     /// The node's op is [`Op::Custom`], which prints as the op's name. Record the same `Arc`
     /// each step: the tape keeps one entry per distinct `Arc` it has seen, for its whole life.

@@ -35,7 +35,7 @@ impl<'t> Var<'t> {
     /// let y = x.max();
     /// let grads = tape.backward(y);
     /// assert_eq!(y.item(), 5.0);
-    /// assert_eq!(grads.wrt(x).as_slice(), &[0.0, 1.0, 0.0, 0.0]); // the tie goes to the first
+    /// assert_eq!(&*grads.wrt(x), &[0.0, 1.0, 0.0, 0.0]); // the tie goes to the first
     /// ```
     #[inline]
     #[track_caller]
@@ -105,7 +105,7 @@ pub(crate) const RULES: [[&str; 1]; 2] = [
 /// (`max`) or minimum of each non-empty group along `axis`, groups in row-major order. The same search
 /// serves the forward pass and the rule, so the rule's entry is the one whose value was taken.
 fn for_each_arg(max: bool, axis: Reduce, x: &[f64], cols: usize, mut f: impl FnMut(usize, usize)) {
-    let rows = if cols == 0 { 0 } else { x.len() / cols };
+    let rows = x.len().checked_div(cols).unwrap_or(0);
     match axis {
         Reduce::All => {
             if let Some(k) = first_extreme(max, (0..x.len()).map(|k| (k, x[k]))) {

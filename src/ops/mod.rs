@@ -134,6 +134,10 @@ pub enum Op {
     Custom(CustomId),
 }
 
+// Every node holds its op: on a scalar graph a node's cost is its bookkeeping, so the op stays
+// two words (a user op's id included, see `ops/custom.rs`).
+const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
 impl Op {
     /// The op's name as the method that records it: `"matmul"`, `"sigmoid"`, `"row_sums"`…; for
     /// a user op, its own name ([`CustomOp::name`]).

@@ -17,7 +17,7 @@ impl<'t> Var<'t> {
     /// let y = x.sqrt().sum();
     /// let grads = tape.backward(y);
     /// assert_eq!(y.item(), 5.0);
-    /// assert_eq!(grads.wrt(x).as_slice(), &[0.25, 1.0 / 6.0]); // 1 / (2√x)
+    /// assert_eq!(&*grads.wrt(x), &[0.25, 1.0 / 6.0]); // 1 / (2√x)
     /// ```
     #[inline]
     #[track_caller]

@@ -156,3 +156,36 @@ fn a_label_out_of_range_is_refused_naming_the_row_and_the_label() {
         "{message}"
     );
 }
+
+#[test]
+fn a_relu_network_learns_the_spiral_with_cross_entropy() {
+    // The 07_spiral example, smaller: 2-32-32-3 on 3 × 50 points, full-batch Adam. The seed is
+    // fixed, so the run is the same every time; it reaches 95% well before the step cap.
+    use chainrule::data;
+    use chainrule::nn::{Activation, Init, Mlp};
+    use chainrule::optim::{Adam, Optimizer};
+    let set = data::spiral(50, 3, 4);
+    let activations = [Activation::Relu, Activation::Relu, Activation::Identity];
+    let mut mlp = Mlp::new(&[2, 32, 32, 3], &activations, true, Init::Xavier, 4);
+    let mut adam = Adam::new(0.01);
+    let mut tape = Tape::new();
+    let mut first_loss = None;
+    for _ in 0..400 {
+        tape.reset();
+        let t: &Tape = &tape;
+        let net = mlp.bind(t);
+        let loss = net.forward(t.input(&set.x)).cross_entropy(t.input(&set.y));
+        first_loss.get_or_insert(loss.item());
+        let grads = t.backward(loss);
+        adam.step(&mut mlp, &net, &grads);
+    }
+    let targets = data::Dataset {
+        x: set.x.clone(),
+        y: data::one_hot(&set.y, 3),
+    };
+    let accuracy = chainrule::train::accuracy(&mlp, &targets);
+    // ln 3 ≈ 1.0986 is the loss of a network that knows nothing: it starts near there.
+    let first = first_loss.unwrap();
+    assert!((first - 3f64.ln()).abs() < 0.3, "first loss {first}");
+    assert!(accuracy >= 0.95, "training accuracy {accuracy}");
+}

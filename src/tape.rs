@@ -690,7 +690,7 @@ impl Tape {
             rows,
             cols,
             offset,
-            requires_grad && op != Op::Detach,
+            requires_grad && !matches!(op, Op::Detach),
         );
         if t.anomaly.enabled {
             t.anomaly

@@ -137,6 +137,9 @@ fn row(x: &[f64], (rows, cols): (usize, usize), i: usize) -> &[f64] {
 
 /// Forward: `y[i][j] = a[i'][j'] ∘ b[i''][j'']`, each operand read at its own row and column
 /// or at 0 along an axis it is stretched over (rows on two threads when large).
+// Out of line, like the rule: `Tape::record` inlines the forward dispatch, which must stay as
+// small as it was for the lab's ops.
+#[inline(never)]
 pub(crate) fn forward(f: Binary, x: &[Operand<'_>], y: &mut [f64]) {
     match f {
         Binary::Add => map(x, y, |a, b| a + b),

@@ -149,7 +149,7 @@ impl<'a> Backward<'a> {
         inputs.iter().filter(|&&j| j == id).count() == 1
             && between
                 .iter()
-                .all(|u| u.op == Op::Detach || !u.inputs.contains(&id))
+                .all(|u| matches!(u.op, Op::Detach) || !u.inputs.contains(&id))
     }
 
     /// This node's gradient as the factors `(col, row)` of an outer product, if the rule of the

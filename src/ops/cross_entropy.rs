@@ -72,6 +72,9 @@ fn class(label: f64, classes: usize) -> Option<usize> {
 
 /// Forward: `L = (1/m) Σᵢ [ln Σₖ e^{x[i][k] − mᵢ} − (x[i][lᵢ] − mᵢ)]`, `mᵢ` the row's maximum:
 /// each term is `−log_softmax(xᵢ)[lᵢ]` exactly as `log_softmax` computes it.
+// Out of line, like the rule: `Tape::record` inlines the forward dispatch, which must stay as
+// small as it was for the lab's ops.
+#[inline(never)]
 pub(crate) fn forward(x: &[Operand<'_>], out: &mut [f64]) {
     let (logits, labels, cols) = (x[0].value, x[1].value, x[0].cols.max(1));
     let mut total = 0.0;

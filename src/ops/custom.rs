@@ -214,6 +214,7 @@ impl CustomId {
     }
 
     /// The op's name ([`CustomOp::name`] when it was first recorded).
+    #[inline(never)]
     pub fn name(self) -> &'static str {
         names()[self.name as usize]
     }

@@ -46,7 +46,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
-        let (rows, cols) = same_shape(op.name(), self, other);
+        let (rows, cols) = same_shape(op, self, other);
         self.tape.record(op, [self, other], rows, cols)
     }
 }
@@ -58,7 +58,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub(crate) fn zip_or_broadcast(self, op: Op, f: Binary, other: Var<'t>) -> Var<'t> {
-        self.tape.check_owner(op.name(), other);
+        check_owner(op, self, other);
         let (sa, sb) = {
             let t = self.tape.inner.borrow();
             let (na, nb) = (&t.nodes[self.id.index()], &t.nodes[other.id.index()]);
@@ -72,11 +72,22 @@ impl<'t> Var<'t> {
     }
 }
 
+/// Panics unless `b` is a handle of `a`'s tape, naming `op`. The name is looked up only to fail:
+/// [`Op::name`] is a large `match`, not always inlined, and recording is the hot path of a
+/// scalar graph.
+#[inline(always)]
+#[track_caller]
+fn check_owner<'t>(op: Op, a: Var<'t>, b: Var<'t>) {
+    if !std::ptr::eq(a.tape, b.tape) {
+        a.tape.check_owner(op.name(), b);
+    }
+}
+
 /// Panics unless `a` and `b` share a tape and a shape; returns that shape.
 #[inline]
 #[track_caller]
-pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
-    a.tape.check_owner(op, b);
+pub(crate) fn same_shape<'t>(op: Op, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
+    check_owner(op, a, b);
     // Both shapes under one borrow: on a scalar graph this check is a good part of a node's cost.
     let ((ar, ac), (br, bc)) = {
         let t = a.tape.inner.borrow();
@@ -85,8 +96,10 @@ pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize)
     };
     if (ar, ac) != (br, bc) {
         fail(format_args!(
-            "{op}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",
-            a.id, b.id
+            "{}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",
+            op.name(),
+            a.id,
+            b.id
         ));
     }
     (ar, ac)

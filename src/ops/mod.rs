@@ -199,6 +199,8 @@ impl fmt::Display for Op {
 }
 
 /// The forward dispatch: computes `op`'s value from its inputs into `out` (`ops/<op>.rs`).
+// Inline, as it was while the enum was the lab's: `Tape::record` calls it for every node.
+#[inline]
 pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
     match op {
         Op::Param | Op::Input => unreachable!("leaves are written by the tape, not computed"),

@@ -214,7 +214,7 @@ fn multi_class_steps_allocate_nothing_after_the_first() {
     let mut w = Matrix::from_fn(2, 3, |i, j| ((i * 3 + j) as f64 + 0.5).cos());
     let user: Arc<dyn chainrule::ops::CustomOp> = Arc::new(UserSquare);
     let mut tape = Tape::new();
-    let mut step = |tape: &mut Tape, w: &mut Matrix| {
+    let step = |tape: &mut Tape, w: &mut Matrix| {
         tape.reset();
         let t: &Tape = tape;
         let wv = t.param(w);
@@ -235,8 +235,11 @@ fn multi_class_steps_allocate_nothing_after_the_first() {
     let mut last = first;
     for k in 0..20 {
         last = step(&mut tape, &mut w);
-        assert_eq!(allocations(), before, "allocations during multi-class step {k}");
+        assert_eq!(
+            allocations(),
+            before,
+            "allocations during multi-class step {k}"
+        );
     }
     assert!(last < first, "the steps trained: {first} → {last}");
 }
-

@@ -30,6 +30,9 @@ pub struct GradCheckReport {
     pub entries_checked: usize,
     /// The step ε used.
     pub eps: f64,
+    /// The ops `f` records, each name once, in recording order (leaves left out): where to look
+    /// when the check fails. A user op shows its own name ([`CustomOp::name`](crate::ops::CustomOp::name)).
+    pub ops: Vec<&'static str>,
 }
 
 impl fmt::Display for GradCheckReport {
@@ -37,7 +40,7 @@ impl fmt::Display for GradCheckReport {
         write!(
             f,
             "worst error {:.3e} at input {} entry ({}, {}): tape {:.12e}, finite differences {:.12e} \
-             ({} entries checked, eps {:e})",
+             ({} entries checked, eps {:e}); f records {}",
             self.max_error,
             self.input,
             self.entry.0,
@@ -45,7 +48,8 @@ impl fmt::Display for GradCheckReport {
             self.analytic,
             self.numeric,
             self.entries_checked,
-            self.eps
+            self.eps,
+            self.ops.join(", ")
         )
     }
 }
@@ -101,7 +105,7 @@ where
 {
     assert!(!inputs.is_empty(), "gradcheck: no inputs to check");
     let mut tape = Tape::new();
-    let analytic = tape_gradients(&tape, inputs, &f);
+    let (analytic, ops) = tape_gradients(&tape, inputs, &f);
     let mut probe = inputs.to_vec();
     let mut report = GradCheckReport {
         max_error: 0.0,
@@ -111,6 +115,7 @@ where
         numeric: f64::NAN,
         entries_checked: 0,
         eps,
+        ops,
     };
     for (i, tape_grad) in analytic.iter().enumerate() {
         for j in 0..probe[i].len() {
@@ -149,8 +154,8 @@ where
     }
 }
 
-/// The tape's gradient of `f` with respect to each input.
-fn tape_gradients<F>(tape: &Tape, inputs: &[Matrix], f: &F) -> Vec<Matrix>
+/// The tape's gradient of `f` with respect to each input, and the names of the ops `f` records.
+fn tape_gradients<F>(tape: &Tape, inputs: &[Matrix], f: &F) -> (Vec<Matrix>, Vec<&'static str>)
 where
     F: for<'t> Fn(&[Var<'t>]) -> Var<'t>,
 {
@@ -161,8 +166,15 @@ where
         (rows, cols) == (1, 1),
         "gradcheck: f must return a 1x1 value, got {rows}x{cols}; reduce it with .sum() or .mean()"
     );
+    let mut ops: Vec<&'static str> = Vec::new();
+    for op in tape.vars().map(|v| v.op()).filter(|op| !op.is_leaf()) {
+        if !ops.contains(&op.name()) {
+            ops.push(op.name());
+        }
+    }
     let grads = tape.backward(out);
-    vars.iter().map(|&v| grads.wrt(v).to_matrix()).collect()
+    let grads = vars.iter().map(|&v| grads.wrt(v).to_matrix()).collect();
+    (grads, ops)
 }
 
 /// `f` at `inputs`, on a reset tape.

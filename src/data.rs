@@ -1,7 +1,9 @@
 //! The lab's data sets, seeded: every generator returns the same points for the same seed; and
 //! a user's own 2-D data from a CSV file ([`from_csv`], [`Dataset::to_csv`]).
 //!
-//! Each is a [`Dataset`]: `x` is n×2 (one point per row), `y` is n×1 (labels 0 or 1).
+//! Each is a [`Dataset`]: `x` is n×2 (one point per row), `y` is n×1: labels 0 or 1 for the
+//! lab's two-class sets, and class indices `0..k` for the multi-class [`spiral`] (turn them into
+//! one row of k targets per point with [`one_hot`]).
 //!
 //! For code that picks a data set at run time (the command line), [`Builtin`] names each
 //! generator:
@@ -30,7 +32,8 @@ use crate::names::{lookup, UnknownName};
 pub struct Dataset {
     /// n×2 inputs, one point per row.
     pub x: Matrix,
-    /// n×1 labels, 0.0 or 1.0.
+    /// n×1 labels: 0.0 or 1.0 for two classes; the class index `0.0, 1.0, …, k − 1` for k
+    /// classes (what [`Var::cross_entropy`](crate::Var::cross_entropy) takes).
     pub y: Matrix,
 }
 
@@ -43,6 +46,18 @@ impl Dataset {
     /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
         self.x.rows() == 0
+    }
+
+    /// How many classes the labels name: the largest label plus one (0 for no points).
+    ///
+    /// ```
+    /// let set = chainrule::data::spiral(10, 3, 1);
+    /// assert_eq!((set.len(), set.classes()), (30, 3));
+    /// assert_eq!(chainrule::data::xor_easy().classes(), 2);
+    /// ```
+    pub fn classes(&self) -> usize {
+        let largest = self.y.as_slice().iter().fold(-1.0f64, |m, &l| m.max(l));
+        (largest + 1.0).max(0.0) as usize
     }
 
     /// Writes the data set as CSV to `path`: a header `x0,x1,label` (one `x` column per input),
@@ -340,6 +355,84 @@ impl fmt::Display for DataSource {
             DataSource::Csv(path) => write!(f, "{}", path.display()),
         }
     }
+}
+
+/// The classic three-arm spiral of Stanford's CS231n (its "spiral data" of the neural-network
+/// case study), seeded: `classes` arms of `points_per_class` points each, arm `j` labelled `j`,
+/// points in arm order (all of class 0 first).
+///
+/// Point `i` of arm `j` lies at radius `r = i / (N − 1)` (from the centre out to 1) and angle
+/// `t = 4j + 4r + 0.2·ε` radians, with `ε` standard normal noise: `(r sin t, r cos t)`. The arms
+/// are not linearly separable, which is what makes it a test for a network's hidden layers.
+///
+/// ```
+/// let set = chainrule::data::spiral(100, 3, 0);
+/// assert_eq!(set.x.shape(), (300, 2));
+/// assert_eq!((set.y[(0, 0)], set.y[(299, 0)]), (0.0, 2.0));
+/// assert_eq!(set, chainrule::data::spiral(100, 3, 0)); // the same seed, the same points
+/// ```
+pub fn spiral(points_per_class: usize, classes: usize, seed: u64) -> Dataset {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n = points_per_class;
+    let mut points = Vec::with_capacity(n * classes);
+    let mut labels = Vec::with_capacity(n * classes);
+    for class in 0..classes {
+        for i in 0..n {
+            let r = if n > 1 {
+                i as f64 / (n - 1) as f64
+            } else {
+                0.0
+            };
+            let t = 4.0 * class as f64 + 4.0 * r + 0.2 * standard_normal(&mut rng);
+            points.push([r * t.sin(), r * t.cos()]);
+            labels.push(class as f64);
+        }
+    }
+    Dataset {
+        x: Matrix::from_rows(&points),
+        y: Matrix::new(n * classes, 1, labels),
+    }
+}
+
+/// One draw of N(0, 1) by the Box–Muller transform (as `nn`'s initialisation draws it).
+fn standard_normal(rng: &mut StdRng) -> f64 {
+    let u1: f64 = 1.0 - rng.random::<f64>(); // in (0, 1]: ln never sees 0
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Class indices (an n×1 column, as in [`Dataset::y`]) as one-hot rows: n×`classes`, row i
+/// holding 1 in column `labels[i]` and 0 elsewhere. With these as targets, a network with one
+/// output per class is scored by [`train::accuracy`](crate::train::accuracy) (the largest output
+/// against the 1).
+///
+/// ```
+/// use chainrule::{data, Matrix};
+/// let labels = Matrix::from_rows(&[[2.0], [0.0]]);
+/// assert_eq!(data::one_hot(&labels, 3), Matrix::from_rows(&[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]));
+/// ```
+///
+/// # Panics
+/// If `labels` is not one column, or a label is not a whole number in `0..classes`, naming the
+/// row.
+#[track_caller]
+pub fn one_hot(labels: &Matrix, classes: usize) -> Matrix {
+    assert!(
+        labels.cols() == 1,
+        "one_hot: the labels must be one column, got {}x{}",
+        labels.rows(),
+        labels.cols()
+    );
+    let mut out = Matrix::zeros(labels.rows(), classes);
+    for (row, &label) in labels.as_slice().iter().enumerate() {
+        let class = label as usize;
+        assert!(
+            label >= 0.0 && label.fract() == 0.0 && class < classes,
+            "one_hot: row {row} has label {label}, not a class in 0..{classes}"
+        );
+        out[(row, class)] = 1.0;
+    }
+    out
 }
 
 /// Reads a data set from a CSV file of rows `x0,x1,label`.

@@ -19,6 +19,8 @@
 //! - [`Tape`] and [`Var`] (`src/tape.rs`): recording, reuse without allocation; the reverse sweep
 //!   (`src/sweep.rs`).
 //! - every op's forward and backward rule side by side in `src/ops/<op>.rs`; the list is [`Op`].
+//!   Shapes that differ broadcast as in NumPy (`e / e.row_sums()`); ops of your own go through
+//!   [`ops::CustomOp`] and [`Tape::custom`].
 //! - [`Gradients`] (`src/grads.rs`): reading gradients per variable.
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 //! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop

@@ -98,6 +98,8 @@ pub(crate) struct SweepSpace {
     /// storing it (see `Backward::factor_grad`): the first `rows` entries of the node's gradient
     /// slot hold `col`, the next `cols` hold `row`.
     pub(crate) factored: Vec<u32>,
+    /// The user ops recorded on this tape ([`Op::Custom`] indexes it): their rule needs the op.
+    pub(crate) custom: ops::custom::Registry,
 }
 
 impl SweepSpace {
@@ -111,7 +113,7 @@ impl SweepSpace {
 impl Inner {
     /// Reserves the next `len` entries of the value buffer and returns them (stale contents).
     #[inline]
-    fn claim(&mut self, len: usize) -> &mut [f64] {
+    pub(crate) fn claim(&mut self, len: usize) -> &mut [f64] {
         let (start, end) = (self.used, self.used + len);
         if self.values.len() < end {
             self.values.resize(end, 0.0);
@@ -383,7 +385,7 @@ impl Tape {
             rows,
             cols,
             offset,
-            requires_grad && op != Op::Detach,
+            requires_grad && !matches!(op, Op::Detach),
         );
         if t.anomaly.enabled {
             t.anomaly
@@ -408,7 +410,7 @@ impl Tape {
 }
 
 #[inline]
-fn push_node(
+pub(crate) fn push_node(
     nodes: &mut Vec<Node>,
     op: Op,
     inputs: SmallVec<[NodeId; 3]>,

@@ -87,6 +87,7 @@ fn a_training_step_allocates_nothing_after_the_first() {
     assert!(first_loss.is_finite() && last_loss.is_finite() && last_loss != first_loss);
 
     training_loop_epochs_allocate_nothing_after_the_warm_up();
+    multi_class_steps_allocate_nothing_after_the_first();
 
     // A batched network large enough for the packed GEMM kernel on two threads, the streaming
     // loops and the two-thread elementwise passes (a smaller W2): tape and hand path alike.
@@ -173,4 +174,72 @@ fn training_loop_epochs_allocate_nothing_after_the_warm_up() {
         let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
         assert!(losses[11] < losses[0], "{name}: {losses:?}");
     }
+}
+
+/// `y = x²` as a user op, to count what recording and differentiating a `CustomOp` allocates.
+struct UserSquare;
+
+impl chainrule::ops::CustomOp for UserSquare {
+    fn name(&self) -> &str {
+        "user_square"
+    }
+    fn output_shape(&self, inputs: &[(usize, usize)]) -> Result<(usize, usize), String> {
+        Ok(inputs[0])
+    }
+    fn forward(&self, inputs: &[chainrule::ops::MatView<'_>], out: &mut [f64]) {
+        for (y, x) in out.iter_mut().zip(inputs[0].as_slice()) {
+            *y = x * x;
+        }
+    }
+    fn backward(
+        &self,
+        inputs: &[chainrule::ops::MatView<'_>],
+        _output: chainrule::ops::MatView<'_>,
+        upstream: chainrule::ops::MatView<'_>,
+        grads: &mut [&mut [f64]],
+    ) {
+        let (x, g) = (inputs[0].as_slice(), upstream.as_slice());
+        for ((dx, x), g) in grads[0].iter_mut().zip(x).zip(g) {
+            *dx += 2.0 * g * x;
+        }
+    }
+}
+
+/// A multi-class step that broadcasts (a column, a scalar, a column divisor), takes a softmax,
+/// a cross-entropy and a user op: after the first step, no allocation.
+fn multi_class_steps_allocate_nothing_after_the_first() {
+    use std::sync::Arc;
+    let x = Matrix::from_fn(6, 2, |i, j| ((i * 2 + j) as f64).sin());
+    let labels = Matrix::from_fn(6, 1, |i, _| (i % 3) as f64);
+    let mut w = Matrix::from_fn(2, 3, |i, j| ((i * 3 + j) as f64 + 0.5).cos());
+    let user: Arc<dyn chainrule::ops::CustomOp> = Arc::new(UserSquare);
+    let mut tape = Tape::new();
+    let step = |tape: &mut Tape, w: &mut Matrix| {
+        tape.reset();
+        let t: &Tape = tape;
+        let wv = t.param(w);
+        let logits = t.input(&x).matmul(wv) * t.constant(0.5);
+        let shifted = logits - logits.row_max();
+        let e = shifted.exp();
+        let p = e / e.row_sums();
+        let loss = logits.cross_entropy(t.input(&labels))
+            + (p.custom(&user, &[]).mean() - logits.softmax().log_softmax().sum() * 0.0);
+        let grads = t.backward(loss);
+        for (w, g) in w.as_mut_slice().iter_mut().zip(grads.wrt(wv).iter()) {
+            *w -= 0.1 * g;
+        }
+        loss.item()
+    };
+    let first = step(&mut tape, &mut w);
+    let before = allocations();
+    let mut last = first;
+    for k in 0..20 {
+        last = step(&mut tape, &mut w);
+        assert_eq!(
+            allocations(),
+            before,
+            "allocations during multi-class step {k}"
+        );
+    }
+    assert!(last < first, "the steps trained: {first} → {last}");
 }

@@ -212,3 +212,59 @@ fn writing_into_a_missing_directory_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+// ---- the multi-class spiral and one-hot targets ---------------------------------------------
+
+#[test]
+fn spiral_has_its_arms_in_order_each_on_its_own_angle() {
+    let (n, k) = (50, 3);
+    let set = data::spiral(n, k, 7);
+    assert_eq!((set.x.shape(), set.y.shape()), ((n * k, 2), (n * k, 1)));
+    assert_eq!(set.classes(), k);
+    for class in 0..k {
+        for i in 0..n {
+            let row = class * n + i;
+            assert_eq!(set.y[(row, 0)], class as f64, "row {row}");
+            let (x0, x1) = (set.x[(row, 0)], set.x[(row, 1)]);
+            // Radius i/(n − 1), exactly up to rounding: the noise moves only the angle.
+            let r = i as f64 / (n - 1) as f64;
+            assert!(((x0 * x0 + x1 * x1).sqrt() - r).abs() < 1e-12, "row {row}");
+            // Angle 4·class + 4r + 0.2·noise: within 1 radian (5 standard deviations) of the
+            // arm's centre line, where the radius is large enough to tell.
+            if r > 0.1 {
+                let t = x0.atan2(x1);
+                let centre = 4.0 * class as f64 + 4.0 * r;
+                let off = (t - centre).rem_euclid(std::f64::consts::TAU);
+                let off = off.min(std::f64::consts::TAU - off);
+                assert!(off < 1.0, "row {row}: {off} rad off its arm");
+            }
+        }
+    }
+}
+
+#[test]
+fn spiral_is_seeded() {
+    assert_eq!(data::spiral(20, 4, 3), data::spiral(20, 4, 3));
+    assert_ne!(data::spiral(20, 4, 3), data::spiral(20, 4, 4));
+}
+
+#[test]
+fn one_hot_puts_a_1_in_each_labels_column_and_refuses_a_bad_label() {
+    let set = data::spiral(4, 3, 1);
+    let targets = data::one_hot(&set.y, 3);
+    assert_eq!(targets.shape(), (12, 3));
+    for row in 0..12 {
+        let expected: Vec<f64> = (0..3)
+            .map(|c| f64::from(c as f64 == set.y[(row, 0)]))
+            .collect();
+        assert_eq!(targets.row(row), &expected[..], "row {row}");
+    }
+    let bad = chainrule::Matrix::from_rows(&[[0.0], [3.0]]);
+    let message =
+        std::panic::catch_unwind(|| data::one_hot(&bad, 3)).expect_err("3 is not a class of 3");
+    let message = message
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(message, "one_hot: row 1 has label 3, not a class in 0..3");
+}

@@ -389,6 +389,111 @@ fn tanh_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn sqrt_gradient_matches_finite_differences() {
+    // x ≥ 0.3: far from 0, where the slope 1/(2√x) is infinite.
+    check_op("sqrt", one(0.3, 3.0), |v| project(v[0].sqrt()));
+}
+
+#[test]
+fn abs_gradient_matches_finite_differences_away_from_its_kink() {
+    // |x| ≥ 0.1 ≫ EPS: the central difference never straddles the kink at 0.
+    check_op(
+        "abs",
+        |rng| {
+            let (r, c) = shape(rng);
+            vec![away_from_zero(rng, r, c, 0.1, 2.0)]
+        },
+        |v| project(v[0].abs()),
+    );
+}
+
+#[test]
+fn abs_has_gradient_0_at_0_as_pytorch() {
+    let tape = chainrule::Tape::new();
+    let x = tape.param(&Matrix::from_rows(&[[0.0, -0.0, -3.0, 2.0]]));
+    let grads = tape.backward(x.abs().sum());
+    assert_eq!(&*grads.wrt(x), &[0.0, 0.0, -1.0, 1.0]);
+}
+
+/// A random shape whose entries are a shuffled ladder `0.1·k + noise` (noise < 0.05): no two
+/// entries within 0.05 of each other, so no max or min is tied, or within EPS of a tie.
+fn distinct(rng: &mut StdRng) -> Vec<Matrix> {
+    let (r, c) = shape(rng);
+    let mut ladder: Vec<f64> = (0..r * c)
+        .map(|k| 0.1 * k as f64 - 1.0 + rng.random_range(0.0..0.05))
+        .collect();
+    for k in (1..ladder.len()).rev() {
+        ladder.swap(k, rng.random_range(0..=k));
+    }
+    vec![Matrix::new(r, c, ladder)]
+}
+
+#[test]
+fn max_and_min_gradients_match_finite_differences_away_from_ties() {
+    check_op("max", distinct, |v| v[0].max() * 1.5);
+    check_op("row_max", distinct, |v| project(v[0].row_max()));
+    check_op("col_max", distinct, |v| project(v[0].col_max()));
+    check_op("min", distinct, |v| v[0].min() * 1.5);
+    check_op("row_min", distinct, |v| project(v[0].row_min()));
+    check_op("col_min", distinct, |v| project(v[0].col_min()));
+}
+
+#[test]
+fn max_and_min_send_a_tie_to_its_first_entry() {
+    use chainrule::Tape;
+    // 2x3 with ties in row 0 (max 4 at columns 0 and 2), in column 1 (min −1 at rows 0 and 1).
+    let x = Matrix::from_rows(&[[4.0, -1.0, 4.0], [0.0, -1.0, 2.0]]);
+    let grad = |f: &dyn for<'t> Fn(chainrule::Var<'t>) -> chainrule::Var<'t>| {
+        let tape = Tape::new();
+        let v = tape.param(&x);
+        let y = f(v);
+        let g = tape.backward(project(y)).wrt(v).to_matrix();
+        g
+    };
+    let r = |i: usize, j: usize| (0.7 * i as f64 + 1.3 * j as f64 + 0.4).sin() + 0.1;
+    let mut expected = Matrix::zeros(2, 3);
+    expected[(0, 0)] = r(0, 0); // row 0's max: columns 0 and 2 tie, the first takes it
+    expected[(1, 2)] = r(1, 0);
+    assert_eq!(grad(&|v| v.row_max()), expected);
+    let mut expected = Matrix::zeros(2, 3);
+    expected[(0, 1)] = r(0, 1); // column 1's min: rows 0 and 1 tie, the first takes it
+    expected[(1, 0)] = r(0, 0);
+    expected[(1, 2)] = r(0, 2);
+    assert_eq!(grad(&|v| v.col_min()), expected);
+    let mut expected = Matrix::zeros(2, 3);
+    expected[(0, 0)] = r(0, 0); // the overall max: (0, 0) before (0, 2)
+    assert_eq!(grad(&|v| v.max()), expected);
+}
+
+#[test]
+fn softmax_and_log_softmax_gradients_match_finite_differences() {
+    check_op("softmax", one(-3.0, 3.0), |v| project(v[0].softmax()));
+    check_op("log_softmax", one(-3.0, 3.0), |v| {
+        project(v[0].log_softmax())
+    });
+}
+
+#[test]
+fn cross_entropy_gradient_matches_finite_differences() {
+    for seed in 0..CASES {
+        let mut r = rng(seed);
+        let (m, n) = (r.random_range(1..=6), r.random_range(2..=5));
+        let logits = uniform(&mut r, m, n, -3.0, 3.0);
+        let labels = Matrix::from_fn(m, 1, |_, _| r.random_range(0..n) as f64);
+        // The labels are recorded as a constant: gradcheck perturbs only the logits.
+        let result = gradcheck(
+            |v| v[0].cross_entropy(v[0].tape().input(&labels)) * 2.5,
+            &[logits],
+            EPS,
+            TOL,
+        );
+        if let Err(e) = result {
+            panic!("cross_entropy, seed {seed}, {m}x{n}: {e}");
+        }
+    }
+}
+
+#[test]
 fn mse_and_sse_gradients_match_finite_differences_in_both_arguments() {
     check_op("mse", two_same, |v| v[0].mse(v[1]));
     check_op("sse", two_same, |v| v[0].sse(v[1]));

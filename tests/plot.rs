@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use chainrule::plot::{self, CLASS_0_RGB, CLASS_1_RGB, SERIES_RGB};
+use chainrule::plot::{self, CLASSES_RGB, CLASS_0_RGB, CLASS_1_RGB, SERIES_RGB};
 use chainrule::{data, Matrix};
 
 /// A fresh directory per test (tests run in parallel), removed when the test ends.
@@ -455,6 +455,80 @@ fn decision_boundary_rejects_a_model_with_the_wrong_number_of_outputs() {
     let _ = plot::decision_boundary(&path, "t", &set.x, set.y.as_slice(), |_| vec![0.0; 3]);
 }
 
+// ---- decision regions ----------------------------------------------------------------------
+
+/// Three classes by angle around the origin: 0 on the right, 1 at the top left, 2 below left.
+fn sector(x0: f64, x1: f64) -> usize {
+    let t = x1.atan2(x0).rem_euclid(std::f64::consts::TAU);
+    (t / (std::f64::consts::TAU / 3.0)) as usize % 3
+}
+
+fn sectors(grid: &Matrix) -> Vec<usize> {
+    (0..grid.rows())
+        .map(|r| sector(grid.row(r)[0], grid.row(r)[1]))
+        .collect()
+}
+
+/// A class colour as its region shows it: 30% of it over white.
+fn region_rgb((r, g, b): (u8, u8, u8)) -> (u8, u8, u8) {
+    let mix = |v: u8| (255.0 + (f64::from(v) - 255.0) * 0.3).round() as u8;
+    (mix(r), mix(g), mix(b))
+}
+
+#[test]
+fn decision_regions_png_shades_each_class_and_colours_the_points() {
+    let dir = Scratch::new("regions-png");
+    let path = dir.path("regions.png");
+    let set = data::spiral(60, 3, 2);
+    plot::decision_regions(&path, "spiral", &set.x, set.y.as_slice(), sectors).unwrap();
+    let image = Image::read(&path);
+    assert_eq!((image.width, image.height), (760, 780));
+    for (k, &colour) in CLASSES_RGB.iter().take(3).enumerate() {
+        // Each sector is about a third of a ~620×600 plot: well over 10,000 pixels.
+        let shaded = image.count(region_rgb(colour));
+        assert!(shaded > 10_000, "class {k}: {shaded} region pixels");
+        let dots = image.count(colour);
+        assert!(dots > 300, "class {k}: {dots} dot pixels");
+    }
+    // No fourth class was drawn.
+    assert_eq!(image.count(region_rgb(CLASSES_RGB[3])), 0);
+}
+
+#[test]
+fn decision_regions_svg_names_every_class_and_calls_the_model_once() {
+    let dir = Scratch::new("regions-svg");
+    let path = dir.path("regions.svg");
+    let set = data::spiral(20, 3, 2);
+    let mut labels = set.y.as_slice().to_vec();
+    let calls = Cell::new(0);
+    let model = |grid: &Matrix| {
+        calls.set(calls.get() + 1);
+        assert_eq!(grid.shape(), (150 * 150, 2));
+        // The model picks a fifth class somewhere: the legend lists it too.
+        let mut classes = sectors(grid);
+        classes[0] = 4;
+        classes
+    };
+    plot::decision_regions(&path, "Three arms", &set.x, &labels, model).unwrap();
+    assert_eq!(calls.get(), 1);
+    let texts = svg_texts(&path);
+    for wanted in ["Three arms", "class 0", "class 1", "class 2", "class 4"] {
+        assert!(has_text(&texts, wanted), "{wanted:?} not in {texts:?}");
+    }
+    assert!(!has_text(&texts, "not a class"), "{texts:?}");
+    labels[0] = 0.5;
+    plot::decision_regions(&path, "t", &set.x, &labels, sectors).unwrap();
+    assert!(has_text(&svg_texts(&path), "not a class"));
+}
+
+#[test]
+#[should_panic(expected = "the model returned 3 classes")]
+fn decision_regions_rejects_a_model_with_the_wrong_number_of_classes() {
+    let set = data::spiral(5, 3, 1);
+    let path = std::env::temp_dir().join("chainrule-plot-never-written.png");
+    let _ = plot::decision_regions(&path, "t", &set.x, set.y.as_slice(), |_| vec![0; 3]);
+}
+
 // ---- mistakes ------------------------------------------------------------------------------
 
 #[test]
@@ -537,6 +611,7 @@ fn every_figure(
         "decision_boundary" => plot::decision_boundary(path, "t", &set.x, truth, |g: &Matrix| {
             per_point(g, xor_model)
         }),
+        "decision_regions" => plot::decision_regions(path, "t", &set.x, truth, sectors),
         _ => plot::mistakes(path, "t", &set.x, truth, &predicted),
     };
     let figures = [
@@ -544,6 +619,7 @@ fn every_figure(
         "accuracy_curve",
         "truth_vs_prediction",
         "decision_boundary",
+        "decision_regions",
         "mistakes",
     ];
     figures

@@ -294,6 +294,17 @@ fn forward_op(op: Op, x: &[(&M, &M)]) -> (M, M) {
     let (a, am) = x[0];
     match op {
         Op::Param | Op::Input => unreachable!("leaves are drawn, not computed"),
+        Op::Broadcast(..)
+        | Op::Max(_)
+        | Op::Min(_)
+        | Op::Sqrt
+        | Op::Abs
+        | Op::Softmax
+        | Op::LogSoftmax
+        | Op::CrossEntropy
+        | Op::Custom(_) => {
+            unreachable!("{op}: not generated here (tests/broadcast.rs, multiclass.rs, custom.rs)")
+        }
         Op::Add | Op::Sub => {
             let (b, bm) = x[1];
             let sign = if op == Op::Add { 1.0 } else { -1.0 };
@@ -496,6 +507,17 @@ fn backward_op(
     };
     match op {
         Op::Param | Op::Input | Op::Detach => {}
+        Op::Broadcast(..)
+        | Op::Max(_)
+        | Op::Min(_)
+        | Op::Sqrt
+        | Op::Abs
+        | Op::Softmax
+        | Op::LogSoftmax
+        | Op::CrossEntropy
+        | Op::Custom(_) => {
+            unreachable!("{op}: not generated here (tests/broadcast.rs, multiclass.rs, custom.rs)")
+        }
         // d(a + b)/da = d(a + b)/db = 1
         Op::Add | Op::AddScalar(_) => {
             for k in 0..x.len() {
@@ -887,6 +909,17 @@ fn bounds(op: Op, x: &[&GNode]) -> (f64, f64) {
     let times = |b: &GNode| span([lo * b.lo, lo * b.hi, hi * b.lo, hi * b.hi]);
     match op {
         Op::Param | Op::Input => unreachable!("leaves have the bounds of their kind"),
+        Op::Broadcast(..)
+        | Op::Max(_)
+        | Op::Min(_)
+        | Op::Sqrt
+        | Op::Abs
+        | Op::Softmax
+        | Op::LogSoftmax
+        | Op::CrossEntropy
+        | Op::Custom(_) => {
+            unreachable!("{op}: not generated here (tests/broadcast.rs, multiclass.rs, custom.rs)")
+        }
         Op::Add | Op::AddRow => (lo + x[1].lo, hi + x[1].hi),
         Op::Sub => (lo - x[1].hi, hi - x[1].lo),
         Op::Mul => times(x[1]),
@@ -1738,6 +1771,18 @@ fn record<'t>(tape: &'t Tape, g: &Graph, leaves: &[Vec<f64>]) -> Vec<Var<'t>> {
         let derived = || vars[g.nodes[i - 1].inputs[0]].expect("recorded before");
         let var = match n.op {
             Op::Param | Op::Input => record_leaf(tape, n, &leaves[i]),
+            Op::Broadcast(..)
+            | Op::Max(_)
+            | Op::Min(_)
+            | Op::Sqrt
+            | Op::Abs
+            | Op::Softmax
+            | Op::LogSoftmax
+            | Op::CrossEntropy
+            | Op::Custom(_) => unreachable!(
+                "{}: not generated here (tests/broadcast.rs, multiclass.rs, custom.rs)",
+                n.op
+            ),
             _ if n.style == Style::First => {
                 vars.push(None);
                 continue;

@@ -297,12 +297,14 @@ fn shape_mismatch_names_the_op_both_shapes_and_the_callers_line() {
         "{msg}"
     );
 
+    // 3x2 ⊙ 3x1 broadcasts (a column); 3x2 ⊙ 2x2 does not.
+    let square = tape.param(&Matrix::zeros(2, 2));
     let line = line!() + 2;
     let msg = panics_with(|| {
-        let _ = a * b;
+        let _ = a * square;
     });
     assert!(
-        msg.starts_with("mul: shapes differ, 3x2 (n0) and 3x1 (n1)"),
+        msg.starts_with("mul: cannot broadcast 3x2 (n0) with 2x2 (n2)"),
         "{msg}"
     );
     assert!(
@@ -313,7 +315,10 @@ fn shape_mismatch_names_the_op_both_shapes_and_the_callers_line() {
     let msg = panics_with(|| {
         let _ = a + tape.param(&Matrix::zeros(2, 3));
     });
-    assert!(msg.starts_with("add: cannot add 3x2 (n0) and 2x3"), "{msg}");
+    assert!(
+        msg.starts_with("add: cannot broadcast 3x2 (n0) with 2x3"),
+        "{msg}"
+    );
     let msg = panics_with(|| {
         let _ = a.mse(b);
     });
@@ -485,6 +490,27 @@ fn a_dead_branch_leaves_live_gradients_alone_in_every_sweep() {
             );
         }
     }
+}
+
+#[test]
+fn a_dead_sqrt_at_0_or_log_softmax_of_infinity_leaves_live_gradients_alone() {
+    // Each rule, run with a zero upstream, would make NaN: sqrt's 0 ⊘ (2·0) at x = 0, and
+    // log_softmax's 0 − e^NaN · 0 on a row holding +∞ (−ln 0). Recorded and not used, they
+    // must change nothing; used, they do poison the gradient (so the first check can fail).
+    let run = |use_them: bool| {
+        let tape = Tape::new();
+        let x = tape.param(&Matrix::from_rows(&[[0.0, 1.0]]));
+        let root = x.sqrt();
+        let log_probs = (-x.log()).log_softmax();
+        let mut loss = x.sum();
+        if use_them {
+            loss = loss + (root * 0.0).sum() + (log_probs * 0.0).sum();
+        }
+        let g = tape.backward(loss).wrt(x).to_matrix();
+        g
+    };
+    assert_eq!(run(false), Matrix::from_rows(&[[1.0, 1.0]]));
+    assert!(run(true)[(0, 0)].is_nan());
 }
 
 #[test]

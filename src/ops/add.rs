@@ -2,18 +2,22 @@
 //! `da += g`, `db += g`.
 //!
 //! `a + b` where one side is a 1×n row and the other m×n records [`add_row`](super::add_row)
-//! (the bias broadcast) instead.
+//! (the bias broadcast) instead, and other shapes that broadcast record
+//! [`broadcast`](super::broadcast).
 
 use std::ops::Add;
 
+use super::broadcast::{self, Binary};
 use super::{map2, split1, Backward, GradOut, Op, Operand};
-use crate::tape::{fail, Var};
+use crate::tape::Var;
 
 impl<'t> Add for Var<'t> {
     type Output = Var<'t>;
 
     /// `a + b`: elementwise for equal shapes; a 1×n row on either side is added to every row of
-    /// the other (m×n) operand, as a bias is.
+    /// the other (m×n) operand, as a bias is ([`Var::add_row`]); other shapes broadcast by
+    /// NumPy's rule (an m×1 column or a 1×1 scalar on either side, an m×1 column with a 1×n
+    /// row), recorded as [`Op::Broadcast`].
     ///
     /// # Panics
     /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
@@ -29,11 +33,7 @@ impl<'t> Add for Var<'t> {
         } else if ar == 1 && ac == bc {
             other.add_row(self)
         } else {
-            fail(format_args!(
-                "add: cannot add {ar}x{ac} ({}) and {br}x{bc} ({}): shapes must match, or one \
-                 must be a 1xn row to broadcast over the other's rows",
-                self.id, other.id
-            ))
+            broadcast::record(Binary::Add, self, other, (ar, ac), (br, bc))
         }
     }
 }

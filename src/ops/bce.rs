@@ -33,7 +33,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub fn bce_with_eps(self, target: Var<'t>, eps: f64) -> Var<'t> {
-        super::same_shape("bce", self, target);
+        super::same_shape(Op::Bce(eps), self, target);
         if !(eps > 0.0 && eps < 0.5) {
             fail(format_args!(
                 "bce: the clip eps must be in (0, 0.5), got {eps}"

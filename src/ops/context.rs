@@ -83,6 +83,16 @@ impl<'a> Backward<'a> {
         (n.rows, n.cols)
     }
 
+    /// How many inputs this node has.
+    pub(crate) fn input_count(&self) -> usize {
+        self.node.inputs.len()
+    }
+
+    /// `(rows, cols)` of this node (of its output, and of the upstream gradient).
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.node.rows, self.node.cols)
+    }
+
     /// This node's own (saved) output value.
     pub(crate) fn output(&self) -> &'a [f64] {
         &self.values[self.node.range()]
@@ -141,7 +151,7 @@ impl<'a> Backward<'a> {
         inputs.iter().filter(|&&j| j == id).count() == 1
             && between
                 .iter()
-                .all(|u| u.op == Op::Detach || !u.inputs.contains(&id))
+                .all(|u| matches!(u.op, Op::Detach) || !u.inputs.contains(&id))
     }
 
     /// This node's gradient as the factors `(col, row)` of an outer product, if the rule of the

@@ -1,8 +1,12 @@
 //! `y = a ⊘ b`, elementwise. ∂y/∂a = 1/b, ∂y/∂b = −a/b² = −y/b:
 //! `da += g ⊘ b`, `db −= g ⊙ y ⊘ b` (using the saved output `y`).
+//!
+//! Shapes that differ but broadcast record [`broadcast`](super::broadcast) instead: a softmax
+//! written `e / e.row_sums()` divides an m×n by an m×1 column.
 
 use std::ops::Div;
 
+use super::broadcast::Binary;
 use super::{map2, Backward, Op, Operand};
 use crate::tape::Var;
 
@@ -11,12 +15,16 @@ impl<'t> Div for Var<'t> {
 
     /// `a ⊘ b`, elementwise division.
     ///
+    /// Shapes that differ broadcast by NumPy's rule (an m×n with a 1×n row, an m×1 column or a
+    /// 1×1 scalar, either side; an m×1 column with a 1×n row), recorded as
+    /// [`Op::Broadcast`]; see `ops/broadcast.rs`.
+    ///
     /// # Panics
-    /// If the shapes differ.
+    /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
     #[inline]
     #[track_caller]
     fn div(self, other: Var<'t>) -> Var<'t> {
-        self.zip(Op::Div, other)
+        self.zip_or_broadcast(Op::Div, Binary::Div, other)
     }
 }
 

@@ -2,6 +2,7 @@
 //! running an elementwise kernel or rule on two threads when the matrix is large (each entry is
 //! computed the same way wherever the cut falls, so the numbers never depend on it).
 
+use super::broadcast::{self, Binary};
 use super::{GradOut, Op, Operand};
 use crate::kernels::pool::halves;
 use crate::tape::{fail, Var};
@@ -45,16 +46,48 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
-        let (rows, cols) = same_shape(op.name(), self, other);
+        let (rows, cols) = same_shape(op, self, other);
         self.tape.record(op, [self, other], rows, cols)
+    }
+}
+
+impl<'t> Var<'t> {
+    /// Records `self ∘ other` for one of the four broadcasting ops (`op` is its same-shape
+    /// variant, `f` the same op for [`broadcast`]): `op` when the shapes are equal, with the same
+    /// one check as [`Var::zip`]; otherwise the broadcast, or a panic naming both shapes.
+    #[inline]
+    #[track_caller]
+    pub(crate) fn zip_or_broadcast(self, op: Op, f: Binary, other: Var<'t>) -> Var<'t> {
+        check_owner(op, self, other);
+        let (sa, sb) = {
+            let t = self.tape.inner.borrow();
+            let (na, nb) = (&t.nodes[self.id.index()], &t.nodes[other.id.index()]);
+            ((na.rows, na.cols), (nb.rows, nb.cols))
+        };
+        if sa == sb {
+            self.tape.record(op, [self, other], sa.0, sa.1)
+        } else {
+            broadcast::record(f, self, other, sa, sb)
+        }
+    }
+}
+
+/// Panics unless `b` is a handle of `a`'s tape, naming `op`. The name is looked up only to fail:
+/// [`Op::name`] is a large `match`, not always inlined, and recording is the hot path of a
+/// scalar graph.
+#[inline(always)]
+#[track_caller]
+fn check_owner<'t>(op: Op, a: Var<'t>, b: Var<'t>) {
+    if !std::ptr::eq(a.tape, b.tape) {
+        a.tape.check_owner(op.name(), b);
     }
 }
 
 /// Panics unless `a` and `b` share a tape and a shape; returns that shape.
 #[inline]
 #[track_caller]
-pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
-    a.tape.check_owner(op, b);
+pub(crate) fn same_shape<'t>(op: Op, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
+    check_owner(op, a, b);
     // Both shapes under one borrow: on a scalar graph this check is a good part of a node's cost.
     let ((ar, ac), (br, bc)) = {
         let t = a.tape.inner.borrow();
@@ -63,8 +96,10 @@ pub(crate) fn same_shape<'t>(op: &str, a: Var<'t>, b: Var<'t>) -> (usize, usize)
     };
     if (ar, ac) != (br, bc) {
         fail(format_args!(
-            "{op}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",
-            a.id, b.id
+            "{}: shapes differ, {ar}x{ac} ({}) and {br}x{bc} ({})",
+            op.name(),
+            a.id,
+            b.id
         ));
     }
     (ar, ac)

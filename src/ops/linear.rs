@@ -70,7 +70,8 @@ impl<'t> Var<'t> {
     #[track_caller]
     pub fn linear_act(self, w: Var<'t>, b: Var<'t>, f: Activation) -> Var<'t> {
         let op = Op::Linear(f);
-        let name = op.name();
+        // This file's `name`, not `Op::name`: the small match inlines.
+        let name = name(f);
         self.tape.check_owner(name, w);
         self.tape.check_owner(name, b);
         let ((m, k), (k2, n), (br, bc)) = (self.shape(), w.shape(), b.shape());

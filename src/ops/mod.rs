@@ -17,16 +17,22 @@ use std::fmt;
 mod context;
 mod elementwise;
 
+pub(crate) mod abs;
 pub(crate) mod add;
 pub(crate) mod add_row;
 pub(crate) mod add_scalar;
 pub(crate) mod bce;
+pub(crate) mod broadcast;
+pub(crate) mod cross_entropy;
+pub(crate) mod custom;
 pub(crate) mod detach;
 pub(crate) mod div;
 pub(crate) mod exp;
 pub(crate) mod linear;
 pub(crate) mod log;
+pub(crate) mod log_softmax;
 pub(crate) mod matmul;
+pub(crate) mod max_min;
 pub(crate) mod mean;
 pub(crate) mod mse;
 pub(crate) mod mul;
@@ -34,6 +40,8 @@ pub(crate) mod powf;
 pub(crate) mod relu;
 pub(crate) mod scale;
 pub(crate) mod sigmoid;
+pub(crate) mod softmax;
+pub(crate) mod sqrt;
 pub(crate) mod square;
 pub(crate) mod sse;
 pub(crate) mod sub;
@@ -42,7 +50,9 @@ pub(crate) mod tanh;
 pub(crate) mod transpose;
 
 pub use bce::DEFAULT_EPS as BCE_EPS;
+pub use broadcast::{Binary, Stretch};
 pub(crate) use context::{Backward, GradOut, Operand};
+pub use custom::{CustomId, CustomOp, MatView};
 use elementwise::{map1, map2, same_shape, split1, split2};
 pub use sum::Reduce;
 
@@ -58,10 +68,13 @@ pub enum Op {
     Add,
     /// `a − b`, same shapes.
     Sub,
-    /// `a ⊙ b`, elementwise.
+    /// `a ⊙ b`, elementwise, same shapes.
     Mul,
-    /// `a ⊘ b`, elementwise.
+    /// `a ⊘ b`, elementwise, same shapes.
     Div,
+    /// `a ∘ b` for one of `+ − ⊙ ⊘` with shapes that broadcast (NumPy's rule), and how each
+    /// operand is stretched to the output's shape (`a`'s, then `b`'s).
+    Broadcast(Binary, Stretch, Stretch),
     /// `c · x` for a constant `c` (also `-x` with `c = −1`, and `x / c` with `1/c`).
     Scale(f64),
     /// `x + c` for a constant `c`.
@@ -78,6 +91,12 @@ pub enum Op {
     Sum(Reduce),
     /// Mean of all entries, of each row, or of each column.
     Mean(Reduce),
+    /// Maximum of all entries, of each row, or of each column (the gradient goes to the first
+    /// arg-max).
+    Max(Reduce),
+    /// Minimum of all entries, of each row, or of each column (the gradient goes to the first
+    /// arg-min).
+    Min(Reduce),
     /// `eˣ`, elementwise.
     Exp,
     /// `ln x`, elementwise.
@@ -92,18 +111,36 @@ pub enum Op {
     Relu,
     /// `tanh x`, elementwise.
     Tanh,
+    /// `√x`, elementwise.
+    Sqrt,
+    /// `|x|`, elementwise.
+    Abs,
     /// `x` itself, with no gradient flowing back through it.
     Detach,
+    /// The softmax of each row, `e^{xⱼ} / Σₖ e^{xₖ}` (stable: shifted by the row's maximum).
+    Softmax,
+    /// The log-softmax of each row, `xⱼ − ln Σₖ e^{xₖ}` (stable).
+    LogSoftmax,
     /// Mean squared error `(1/n) Σ (p − y)²` of a prediction `p` and a target `y`.
     Mse,
     /// Sum of squared errors `Σ (p − y)²`.
     Sse,
     /// Binary cross-entropy (log-loss) with predictions clipped to `[eps, 1 − eps]`.
     Bce(f64),
+    /// Cross-entropy of m×n logits against m×1 class labels, `−(1/m) Σᵢ log_softmax(xᵢ)[lᵢ]`.
+    CrossEntropy,
+    /// An op of the user's own ([`CustomOp`]), recorded with [`Tape::custom`](crate::Tape::custom):
+    /// which one, on the tape that recorded it, and its name.
+    Custom(CustomId),
 }
 
+// Every node holds its op: on a scalar graph a node's cost is its bookkeeping, so the op stays
+// two words (a user op's id included, see `ops/custom.rs`).
+const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
 impl Op {
-    /// The op's name as the method that records it: `"matmul"`, `"sigmoid"`, `"row_sums"`…
+    /// The op's name as the method that records it: `"matmul"`, `"sigmoid"`, `"row_sums"`…; for
+    /// a user op, its own name ([`CustomOp::name`]).
     pub fn name(self) -> &'static str {
         match self {
             Op::Param => "param",
@@ -112,6 +149,7 @@ impl Op {
             Op::Sub => "sub",
             Op::Mul => "mul",
             Op::Div => "div",
+            Op::Broadcast(f, ..) => broadcast::name(f),
             Op::Scale(_) => "scale",
             Op::AddScalar(_) => "add_scalar",
             Op::MatMul => "matmul",
@@ -120,6 +158,8 @@ impl Op {
             Op::AddRow => "add_row",
             Op::Sum(axis) => sum::name(axis),
             Op::Mean(axis) => mean::name(axis),
+            Op::Max(axis) => max_min::name(true, axis),
+            Op::Min(axis) => max_min::name(false, axis),
             Op::Exp => "exp",
             Op::Log => "log",
             Op::Powf(_) => "powf",
@@ -127,10 +167,16 @@ impl Op {
             Op::Sigmoid => "sigmoid",
             Op::Relu => "relu",
             Op::Tanh => "tanh",
+            Op::Sqrt => "sqrt",
+            Op::Abs => "abs",
             Op::Detach => "detach",
+            Op::Softmax => "softmax",
+            Op::LogSoftmax => "log_softmax",
             Op::Mse => "mse",
             Op::Sse => "sse",
             Op::Bce(_) => "bce",
+            Op::CrossEntropy => "cross_entropy",
+            Op::Custom(id) => id.name(),
         }
     }
 
@@ -153,6 +199,8 @@ impl fmt::Display for Op {
 }
 
 /// The forward dispatch: computes `op`'s value from its inputs into `out` (`ops/<op>.rs`).
+// Inline, as it was while the enum was the lab's: `Tape::record` calls it for every node.
+#[inline]
 pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
     match op {
         Op::Param | Op::Input => unreachable!("leaves are written by the tape, not computed"),
@@ -160,6 +208,7 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::Sub => sub::forward(x, out),
         Op::Mul => mul::forward(x, out),
         Op::Div => div::forward(x, out),
+        Op::Broadcast(f, ..) => broadcast::forward(f, x, out),
         Op::Scale(c) => scale::forward(c, x, out),
         Op::AddScalar(c) => add_scalar::forward(c, x, out),
         Op::MatMul => matmul::forward(x, out),
@@ -168,6 +217,8 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::AddRow => add_row::forward(x, out),
         Op::Sum(axis) => sum::forward(axis, x, out),
         Op::Mean(axis) => mean::forward(axis, x, out),
+        Op::Max(axis) => max_min::forward(true, axis, x, out),
+        Op::Min(axis) => max_min::forward(false, axis, x, out),
         Op::Exp => exp::forward(x, out),
         Op::Log => log::forward(x, out),
         Op::Powf(p) => powf::forward(p, x, out),
@@ -175,10 +226,16 @@ pub(crate) fn forward(op: Op, x: &[Operand<'_>], out: &mut [f64]) {
         Op::Sigmoid => sigmoid::forward(x, out),
         Op::Relu => relu::forward(x, out),
         Op::Tanh => tanh::forward(x, out),
+        Op::Sqrt => sqrt::forward(x, out),
+        Op::Abs => abs::forward(x, out),
         Op::Detach => detach::forward(x, out),
+        Op::Softmax => softmax::forward(x, out),
+        Op::LogSoftmax => log_softmax::forward(x, out),
         Op::Mse => mse::forward(x, out),
         Op::Sse => sse::forward(x, out),
         Op::Bce(eps) => bce::forward(eps, x, out),
+        Op::CrossEntropy => cross_entropy::forward(x, out),
+        Op::Custom(_) => custom::forward(),
     }
 }
 
@@ -192,6 +249,7 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::Sub => sub::backward(cx),
         Op::Mul => mul::backward(cx),
         Op::Div => div::backward(cx),
+        Op::Broadcast(f, ..) => broadcast::backward(f, cx),
         Op::Scale(c) => scale::backward(c, cx),
         Op::AddScalar(_) => add_scalar::backward(cx),
         Op::MatMul => matmul::backward(cx),
@@ -200,6 +258,8 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::AddRow => add_row::backward(cx),
         Op::Sum(axis) => sum::backward(axis, cx),
         Op::Mean(axis) => mean::backward(axis, cx),
+        Op::Max(axis) => max_min::backward(true, axis, cx),
+        Op::Min(axis) => max_min::backward(false, axis, cx),
         Op::Exp => exp::backward(cx),
         Op::Log => log::backward(cx),
         Op::Powf(p) => powf::backward(p, cx),
@@ -207,17 +267,24 @@ pub(crate) fn backward(op: Op, cx: &mut Backward<'_>) {
         Op::Sigmoid => sigmoid::backward(cx),
         Op::Relu => relu::backward(cx),
         Op::Tanh => tanh::backward(cx),
+        Op::Sqrt => sqrt::backward(cx),
+        Op::Abs => abs::backward(cx),
         Op::Detach => detach::backward(cx),
+        Op::Softmax => softmax::backward(cx),
+        Op::LogSoftmax => log_softmax::backward(cx),
         Op::Mse => mse::backward(cx),
         Op::Sse => sse::backward(cx),
         Op::Bce(eps) => bce::backward(eps, cx),
+        Op::CrossEntropy => cross_entropy::backward(cx),
+        Op::Custom(id) => custom::backward(id, cx),
     }
 }
 
 /// The backward rule of `op` for its input at `position`, as written in `docs/chain-rule.md`,
 /// with `{y}` for the node, `{a}`/`{b}` for its inputs and `{c}` for the op's constant. The
 /// backward trace fills in node names: `dL/dn6 += dL/dn7 ⊙ n7 ⊙ (1 − n7)`. Each op's file
-/// holds its rules beside the code they describe.
+/// holds its rules beside the code they describe. A user op's rule is its own
+/// ([`CustomOp::rule`]), which the trace asks the op for; here it is a generic sentence.
 pub fn rule(op: Op, position: usize) -> &'static str {
     let rules: &[&str] = match op {
         Op::Param | Op::Input => &["(no rule: nothing flows back)"],
@@ -225,6 +292,9 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::Sub => &sub::RULES,
         Op::Mul => &mul::RULES,
         Op::Div => &div::RULES,
+        Op::Broadcast(f, a, b) => {
+            return broadcast::rule(f, if position == 0 { a } else { b }, position)
+        }
         Op::Scale(_) => &scale::RULES,
         Op::AddScalar(_) => &add_scalar::RULES,
         Op::MatMul => &matmul::RULES,
@@ -233,6 +303,8 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::AddRow => &add_row::RULES,
         Op::Sum(_) => &sum::RULES,
         Op::Mean(_) => &mean::RULES,
+        Op::Max(_) => &max_min::RULES[0],
+        Op::Min(_) => &max_min::RULES[1],
         Op::Exp => &exp::RULES,
         Op::Log => &log::RULES,
         Op::Powf(_) => &powf::RULES,
@@ -240,10 +312,16 @@ pub fn rule(op: Op, position: usize) -> &'static str {
         Op::Sigmoid => &sigmoid::RULES,
         Op::Relu => &relu::RULES,
         Op::Tanh => &tanh::RULES,
+        Op::Sqrt => &sqrt::RULES,
+        Op::Abs => &abs::RULES,
         Op::Detach => &detach::RULES,
+        Op::Softmax => &softmax::RULES,
+        Op::LogSoftmax => &log_softmax::RULES,
         Op::Mse => &mse::RULES,
         Op::Sse => &sse::RULES,
         Op::Bce(_) => &bce::RULES,
+        Op::CrossEntropy => &cross_entropy::RULES,
+        Op::Custom(_) => &custom::RULES,
     };
     rules[position.min(rules.len() - 1)]
 }

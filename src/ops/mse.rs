@@ -15,7 +15,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub fn mse(self, target: Var<'t>) -> Var<'t> {
-        super::same_shape("mse", self, target);
+        super::same_shape(Op::Mse, self, target);
         self.tape.record(Op::Mse, [self, target], 1, 1)
     }
 }

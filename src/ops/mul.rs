@@ -1,9 +1,12 @@
 //! `y = a ⊙ b`, elementwise (same shapes). ∂y/∂a = b, ∂y/∂b = a: `da += g ⊙ b`, `db += g ⊙ a`.
 //!
 //! With `x * x` both inputs are the same node, and it receives both terms: `dx += 2 g ⊙ x`.
+//!
+//! Shapes that differ but broadcast record [`broadcast`](super::broadcast) instead.
 
 use std::ops::Mul;
 
+use super::broadcast::Binary;
 use super::{map2, split2, Backward, GradOut, Op, Operand};
 use crate::tape::Var;
 
@@ -12,12 +15,16 @@ impl<'t> Mul for Var<'t> {
 
     /// `a ⊙ b`, the elementwise (Hadamard) product. For the matrix product use [`Var::matmul`].
     ///
+    /// Shapes that differ broadcast by NumPy's rule (an m×n with a 1×n row, an m×1 column or a
+    /// 1×1 scalar, either side; an m×1 column with a 1×n row), recorded as
+    /// [`Op::Broadcast`]; see `ops/broadcast.rs`.
+    ///
     /// # Panics
-    /// If the shapes differ.
+    /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
     #[inline]
     #[track_caller]
     fn mul(self, other: Var<'t>) -> Var<'t> {
-        self.zip(Op::Mul, other)
+        self.zip_or_broadcast(Op::Mul, Binary::Mul, other)
     }
 }
 

@@ -13,7 +13,7 @@ impl<'t> Var<'t> {
     #[inline]
     #[track_caller]
     pub fn sse(self, target: Var<'t>) -> Var<'t> {
-        super::same_shape("sse", self, target);
+        super::same_shape(Op::Sse, self, target);
         self.tape.record(Op::Sse, [self, target], 1, 1)
     }
 }

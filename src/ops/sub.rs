@@ -1,8 +1,11 @@
 //! `y = a − b` (same shapes). ∂y/∂a = 1, ∂y/∂b = −1: `da += g`, `db −= g`.
+//!
+//! Shapes that differ but broadcast record [`broadcast`](super::broadcast) instead.
 
 use std::ops::Sub;
 
 use super::add::pass_through;
+use super::broadcast::Binary;
 use super::{map2, split1, Backward, GradOut, Op, Operand};
 use crate::tape::Var;
 
@@ -11,12 +14,16 @@ impl<'t> Sub for Var<'t> {
 
     /// `a − b`, elementwise.
     ///
+    /// Shapes that differ broadcast by NumPy's rule (an m×n with a 1×n row, an m×1 column or a
+    /// 1×1 scalar, either side; an m×1 column with a 1×n row), recorded as
+    /// [`Op::Broadcast`]; see `ops/broadcast.rs`.
+    ///
     /// # Panics
-    /// If the shapes differ.
+    /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
     #[inline]
     #[track_caller]
     fn sub(self, other: Var<'t>) -> Var<'t> {
-        self.zip(Op::Sub, other)
+        self.zip_or_broadcast(Op::Sub, Binary::Sub, other)
     }
 }
 

@@ -48,14 +48,14 @@ impl<'t> Var<'t> {
         self.reduce(Op::Sum(Reduce::Cols))
     }
 
-    /// Records a reduction (sum or mean) with its output shape.
+    /// Records a reduction (sum, mean, max or min) with its output shape.
     #[inline]
     #[track_caller]
     pub(crate) fn reduce(self, op: Op) -> Var<'t> {
         let (rows, cols) = self.shape();
         let axis = match op {
-            Op::Sum(axis) | Op::Mean(axis) => axis,
-            _ => unreachable!("reduce records only sums and means"),
+            Op::Sum(axis) | Op::Mean(axis) | Op::Max(axis) | Op::Min(axis) => axis,
+            _ => unreachable!("reduce records only sums, means, maxima and minima"),
         };
         let (out_rows, out_cols) = match axis {
             Reduce::All => (1, 1),

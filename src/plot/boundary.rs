@@ -19,7 +19,7 @@ use super::{
 };
 
 /// Cells per side of the grid a decision boundary's model is evaluated on.
-const GRID: usize = 150;
+pub(super) const GRID: usize = 150;
 /// The shading has this many bands from 0 to 1, so it reads like a contour map.
 const BANDS: usize = 20;
 /// How strongly a fully confident cell is tinted: light enough for the dots to stand out.
@@ -27,7 +27,7 @@ const MAX_TINT: f64 = 0.45;
 const NOT_FINITE_SHADE: RGBColor = RGBColor(215, 215, 215);
 
 /// The model's outputs over a [`GRID`]×[`GRID`] grid of cell centres covering a frame.
-struct Field {
+pub(super) struct Field {
     x_range: std::ops::Range<f64>,
     y_range: std::ops::Range<f64>,
     /// Row-major from the bottom: cell `(i, j)` (column `i`, row `j`) at `j * GRID + i`.
@@ -42,7 +42,10 @@ impl Field {
     }
 
     /// The centres of all cells, n×2 in the order of `values`.
-    fn centres(x_range: &std::ops::Range<f64>, y_range: &std::ops::Range<f64>) -> Matrix {
+    pub(super) fn centres(
+        x_range: &std::ops::Range<f64>,
+        y_range: &std::ops::Range<f64>,
+    ) -> Matrix {
         let dx = (x_range.end - x_range.start) / GRID as f64;
         let dy = (y_range.end - y_range.start) / GRID as f64;
         Matrix::from_fn(GRID * GRID, 2, |k, c| {

@@ -7,10 +7,12 @@
 //! - [`learning_curve`] and [`accuracy_curve`]: a value per epoch, several runs overlaid;
 //! - [`truth_vs_prediction`]: the handout's "Ground truth" and "Predict result" side by side;
 //! - [`decision_boundary`]: a model's output shaded over the plane, the points on top;
-//! - [`mistakes`]: the predictions with every misclassified point ringed.
+//! - [`mistakes`]: the predictions with every misclassified point ringed;
+//! - [`decision_regions`]: for several classes, the plane shaded by the class a model picks.
 //!
-//! Class 0 is red ([`CLASS_0_RGB`]) and class 1 blue ([`CLASS_1_RGB`]) throughout; a label or
-//! prediction is class 1 at 0.5 and above. Legends sit outside the plotting area, so they never
+//! Class 0 is red ([`CLASS_0_RGB`]) and class 1 blue ([`CLASS_1_RGB`]) throughout; in the
+//! two-class figures a label or prediction is class 1 at 0.5 and above, and further classes
+//! take the colours of [`CLASSES_RGB`]. Legends sit outside the plotting area, so they never
 //! cover data.
 //!
 //! ```
@@ -47,11 +49,13 @@ use plotters::style::{register_font, FontStyle};
 mod boundary;
 mod curves;
 mod points;
+mod regions;
 mod scatter;
 
 pub use boundary::decision_boundary;
 pub use curves::{accuracy_curve, bar_chart, learning_curve};
 pub use points::{mistakes, truth_vs_prediction};
+pub use regions::{decision_regions, CLASSES_RGB};
 
 /// The font every figure uses, registered under the family name `"sans-serif"`.
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");

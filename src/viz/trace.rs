@@ -1,5 +1,6 @@
 //! The backward trace: each step of the reverse sweep, with its rule and numbers.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::fmt::Write as _;
 
@@ -96,12 +97,12 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
                 .enumerate()
                 .filter(|(_, id)| **id == input)
                 .map(|(position, _)| {
-                    fill(
-                        rule(node.op, position),
-                        &step.node.to_string(),
-                        &names,
-                        node.op,
-                    )
+                    // A user op's rule comes from the op itself, which only the tape holds.
+                    let template = match node.op {
+                        Op::Custom(id) => Cow::Owned(t.space.custom.get(id).rule(position)),
+                        op => Cow::Borrowed(rule(op, position)),
+                    };
+                    fill(&template, &step.node.to_string(), &names, node.op)
                 })
                 .collect();
             let n = &t.nodes[input.index()];
@@ -122,13 +123,17 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
     }
 }
 
-/// Fills a rule template: `{y}` the node, `{a}`/`{b}`/`{bias}` its inputs, `{c}` the op's
-/// constant.
+/// Fills a rule template: `{y}` the node, `{a}`/`{b}`/`{bias}` (or `{in0}`, `{in1}`, …) its
+/// inputs, `{c}` the op's constant.
 fn fill(template: &str, y: &str, inputs: &[String], op: Op) -> String {
     let constant = match op {
         Op::Scale(c) | Op::AddScalar(c) | Op::Powf(c) | Op::Bce(c) => crate::matrix::number(c),
         _ => String::new(),
     };
+    let mut template = template.to_string();
+    for (k, name) in inputs.iter().enumerate() {
+        template = template.replace(&format!("{{in{k}}}"), name);
+    }
     template
         .replace("{y}", y)
         .replace("{a}", inputs.first().map_or("", String::as_str))

@@ -49,9 +49,10 @@ pub struct TraceTerm {
 
 /// Runs the reverse sweep from the 1×1 `output` and records every step of it.
 ///
-/// The gradients equal those of [`Tape::backward`] up to the order of additions where a value
-/// fans out into a large matrix product; for the small networks a trace is read on, they are the
-/// same numbers.
+/// The gradients equal those of [`Tape::backward`] up to the order of additions: the trace adds
+/// each rule's whole contribution to the running sum, where the plain sweep adds a rule's terms
+/// into it one by one, so a gradient that gathers several terms (a bias summed over rows, a
+/// value used twice) can differ in the last bits (`0.1` against `0.10000000000000003`).
 ///
 /// # Panics
 /// If `output` is not 1×1 or belongs to another tape, or (in anomaly mode) on an anomaly.

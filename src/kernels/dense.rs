@@ -128,6 +128,25 @@ pub(crate) fn delta_pass(
             dw.len()
         );
     }
+    let (x, dw) = match dw {
+        Some((x, dw)) => (x, Some(dw)),
+        None => (&[][..], None),
+    };
+    let pass = Pass {
+        activation,
+        n,
+        k,
+        g,
+        a,
+        x,
+    };
+    let one_thread = m * n < PARALLEL_ENTRIES || m < 2;
+    if one_thread && n <= STACK_ROW {
+        // The lab's small layers: the δ row on the stack, no thread-local to look up per call.
+        let mut row = [0.0; STACK_ROW];
+        pass_rows(&pass, 0..m, delta, db, dw, &mut row[..n]);
+        return;
+    }
     PARTIAL.with(|partial| {
         let mut partial = partial.borrow_mut();
         // [second thread's db | second thread's dw | a δ row per thread]
@@ -137,19 +156,7 @@ pub(crate) fn delta_pass(
         }
         let (sums, rows) = partial[..len].split_at_mut(n + k * n);
         let (row0, row1) = rows.split_at_mut(n);
-        let (x, dw) = match dw {
-            Some((x, dw)) => (x, Some(dw)),
-            None => (&[][..], None),
-        };
-        let pass = Pass {
-            activation,
-            n,
-            k,
-            g,
-            a,
-            x,
-        };
-        if m * n < PARALLEL_ENTRIES || m < 2 {
+        if one_thread {
             pass_rows(&pass, 0..m, delta, db, dw, row0);
             return;
         }
@@ -191,6 +198,9 @@ pub(crate) fn delta_pass(
         }
     });
 }
+
+/// Rows at most this wide keep a one-thread pass's δ row on the stack.
+const STACK_ROW: usize = 32;
 
 thread_local! {
     /// The second thread's partial sums and each thread's δ row, reused by every pass.

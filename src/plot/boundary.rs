@@ -286,15 +286,7 @@ pub fn decision_boundary(
     labels: &[f64],
     model: impl FnOnce(&Matrix) -> Vec<f64>,
 ) -> Result<(), PlotError> {
-    check_points("decision_boundary", x, &[("labels", labels)]);
-    let (x_range, y_range) = frame_of(x);
-    let values = model(&Field::centres(&x_range, &y_range));
-    assert!(
-        values.len() == GRID * GRID,
-        "plot::decision_boundary: the model returned {} outputs for {} grid points",
-        values.len(),
-        GRID * GRID
-    );
+    let (x_range, y_range, values) = on_grid(("decision_boundary", "outputs"), x, labels, model);
     let field = Field {
         x_range,
         y_range,
@@ -309,4 +301,28 @@ pub fn decision_boundary(
             field,
         },
     )
+}
+
+/// What both shaded figures do first: check the points and labels, frame them, and call
+/// `model` once with every grid cell's centre. Returns the frame and one output per cell.
+///
+/// # Panics
+/// As the figure named `figure` (the model's outputs called `what`): `x` not n×2, labels not
+/// n long, or not one output per cell.
+pub(super) fn on_grid<T>(
+    (figure, what): (&str, &str),
+    x: &Matrix,
+    labels: &[f64],
+    model: impl FnOnce(&Matrix) -> Vec<T>,
+) -> (std::ops::Range<f64>, std::ops::Range<f64>, Vec<T>) {
+    check_points(figure, x, &[("labels", labels)]);
+    let (x_range, y_range) = frame_of(x);
+    let outputs = model(&Field::centres(&x_range, &y_range));
+    assert!(
+        outputs.len() == GRID * GRID,
+        "plot::{figure}: the model returned {} {what} for {} grid points",
+        outputs.len(),
+        GRID * GRID
+    );
+    (x_range, y_range, outputs)
 }

@@ -193,15 +193,7 @@ pub fn decision_regions(
     labels: &[f64],
     model: impl FnOnce(&Matrix) -> Vec<usize>,
 ) -> Result<(), PlotError> {
-    check_points("decision_regions", x, &[("labels", labels)]);
-    let (x_range, y_range) = frame_of(x);
-    let classes = model(&Field::centres(&x_range, &y_range));
-    assert!(
-        classes.len() == GRID * GRID,
-        "plot::decision_regions: the model returned {} classes for {} grid points",
-        classes.len(),
-        GRID * GRID
-    );
+    let (x_range, y_range, classes) = on_grid(("decision_regions", "classes"), x, labels, model);
     let labelled = labels.iter().filter_map(|&l| class_index(l));
     let count = labelled
         .chain(classes.iter().copied())

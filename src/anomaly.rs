@@ -107,13 +107,18 @@ impl AnomalyState {
         // Nodes recorded while the mode was off have no location; pad so indices line up.
         self.locations.resize(id, None);
         self.locations.push(Some(at));
+        self.check_value(id, nodes, values);
+    }
+
+    /// Checks node `index`'s value, recorded or recomputed by a replay (only while enabled): the
+    /// first non-finite one becomes [`first`](AnomalyState::first).
+    pub(crate) fn check_value(&mut self, index: usize, nodes: &[Node], values: &[f64]) {
         self.checks += 1;
-        let node = &nodes[id];
-        let value = &values[node.range()];
+        let value = &values[nodes[index].range()];
         if self.first.is_none() && value.iter().any(|v| !v.is_finite()) {
             self.first = Some(self.describe(
                 Phase::Forward,
-                NodeId(id as u32),
+                NodeId(index as u32),
                 nodes,
                 values,
                 value,

@@ -22,6 +22,8 @@
 //!   Shapes that differ broadcast as in NumPy (`e / e.row_sums()`); ops of your own go through
 //!   [`ops::CustomOp`] and [`Tape::custom`].
 //! - [`Gradients`] (`src/grads.rs`): reading gradients per variable.
+//! - [`Replay`] (`src/replay.rs`): a step recorded once and run again on new leaf values, with
+//!   no recording and no allocation per step; [`Trainer`] uses it.
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 //! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop
 //!   ([`Trainer`]) with the lab's stop rule, a [`History`] per epoch and divergence caught.
@@ -48,6 +50,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod plot;
+pub mod replay;
 mod sweep;
 mod tape;
 pub mod train;
@@ -59,6 +62,7 @@ pub use grads::{Gradients, MatRef};
 pub use matrix::Matrix;
 pub use ops::{Op, Reduce};
 pub use optim::Optimizer;
+pub use replay::{Replay, ReplayError};
 pub use tape::{Mark, NodeId, Tape, Var};
 pub use train::{History, Trainer};
 

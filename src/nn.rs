@@ -293,4 +293,33 @@ impl<'t> Bound<'t> {
     pub fn params(&self) -> &[Var<'t>] {
         &self.params
     }
+
+    /// Copies the parameters' values on the tape into `mlp` (the network this was bound from):
+    /// after training on a [`Replay`](crate::Replay), where the optimizer updated them on the
+    /// tape, this brings the network up to date.
+    ///
+    /// # Panics
+    /// If `mlp` has other shapes than the network bound.
+    #[track_caller]
+    pub fn copy_into(&self, mlp: &mut Mlp) {
+        let count = mlp.params().count();
+        assert_eq!(
+            count,
+            self.params.len(),
+            "Bound::copy_into: the network has {count} parameters, the bound one {}",
+            self.params.len()
+        );
+        for (param, var) in mlp.params_mut().zip(&self.params) {
+            let value = var.value_ref();
+            assert_eq!(
+                param.shape(),
+                value.shape(),
+                "Bound::copy_into: a {:?} parameter cannot take the bound {:?} one ({})",
+                param.shape(),
+                value.shape(),
+                var.id()
+            );
+            param.as_mut_slice().copy_from_slice(&value);
+        }
+    }
 }

@@ -22,9 +22,16 @@
 //! # What one epoch does
 //! The data set is cut into batches of [`Trainer::batch_size`] rows (1 by default, the lab's
 //! per-sample updates; the last batch may be shorter), in data order, or in a fresh permutation
-//! each epoch with [`Trainer::shuffle`]. Each batch is one step on one reused [`Tape`]: reset,
-//! bind the parameters, forward, loss, backward, update. A step allocates nothing once the first
-//! has sized the tape.
+//! each epoch with [`Trainer::shuffle`]. Each batch is one step: forward, loss, backward, update.
+//!
+//! The network's graph is the same in every step of a given batch size, so it is recorded once,
+//! on the run's first step, and then replayed ([`Replay`](crate::Replay)): each step writes the
+//! batch into the recorded input and target, re-runs the forward kernels and the sweep, and the
+//! optimizer updates the parameters where they live, on that tape; the network is brought up to
+//! date at the end of each epoch. A batch of another size (a short last batch) is recorded
+//! afresh on a second tape. [`Trainer::record_every_step`] records every step instead (reset,
+//! bind, forward, loss, backward, update on one reused [`Tape`]): the numbers are the same to the
+//! bit either way, only slower. A step allocates nothing once the first has sized the tapes.
 //!
 //! # How loss and accuracy are measured
 //! Two ways, chosen with [`Trainer::measure`]:
@@ -50,7 +57,7 @@
 //!
 //! # Divergence
 //! Before each update the step's loss and every parameter's gradient are checked to be finite.
-//! If one is not, training stops before the weights are touched, and the step is replayed (same
+//! If one is not, training stops before the weights are touched, and the step is run again (same
 //! weights, same batch) in anomaly mode ([`anomaly::diagnose`]) to name the op and the line that
 //! first produced a NaN or an infinity: [`TrainError::Diverged`]. A finite step whose update
 //! overflows the weights is caught by the next step, or, after the last step of a run, by the
@@ -77,7 +84,7 @@ pub use eval::{accuracy, all_finite, gradients_finite, predict};
 pub use history::{EpochStats, History, StopReason, TrainError};
 
 use eval::{Evaluation, Figures, Tally};
-use step::{check, rows_of, train_step, Shuffled};
+use step::{check, rows_of, train_step, Shuffled, StaticStep};
 
 /// The history is reserved for this many epochs up front (or the epoch cap, if smaller), so that
 /// recording an epoch allocates nothing; a longer run grows it by doubling.
@@ -98,6 +105,7 @@ pub struct Trainer<'c> {
     print_every: Option<usize>,
     on_epoch: Option<EpochCallback<'c>>,
     done: usize,
+    record_every_step: bool,
 }
 
 /// When an epoch's loss and accuracy are measured (see the module doc).
@@ -130,6 +138,7 @@ impl fmt::Debug for Trainer<'_> {
                 &self.on_epoch.as_ref().map(|_| "FnMut(&EpochStats)"),
             )
             .field("done", &self.done)
+            .field("record_every_step", &self.record_every_step)
             .finish()
     }
 }
@@ -148,7 +157,17 @@ impl<'c> Trainer<'c> {
             print_every: None,
             on_epoch: None,
             done: 0,
+            record_every_step: false,
         }
+    }
+
+    /// Record every step on a reset tape (`true`) instead of recording the step once and
+    /// replaying it (`false`, the default; see the module doc). The results are the same to the
+    /// bit; recording is the way to watch each step's graph being built, and the reference the
+    /// replay is tested against.
+    pub fn record_every_step(mut self, on: bool) -> Self {
+        self.record_every_step = on;
+        self
     }
 
     /// Stop after at most `cap` epochs ([`StopReason::EpochCap`]).
@@ -270,6 +289,9 @@ impl<'c> Trainer<'c> {
         let n = data.len();
         let batch = self.batch_size.min(n);
         let mut tape = Tape::new();
+        // The static step, recorded on the first full-size batch and replayed after it.
+        let static_tape = Tape::new();
+        let mut fixed: Option<StaticStep<'_>> = None;
         let mut eval = Evaluation::new();
         let mut grad_buf = vec![0.0; mlp.params().map(Matrix::len).sum()];
         // Sizes the evaluation's tape now, so that no epoch allocates, the one whose figures
@@ -304,19 +326,38 @@ impl<'c> Trainer<'c> {
                 };
                 steps += 1;
                 let tally = during.then_some(&mut tally);
-                let ok = train_step(
-                    &mut tape,
-                    mlp,
-                    optimizer,
-                    self.loss,
-                    x,
-                    y,
-                    rows,
-                    tally,
-                    &mut grad_buf,
-                );
+                let ok = if !self.record_every_step && rows == batch {
+                    fixed
+                        .get_or_insert_with(|| {
+                            StaticStep::record(&static_tape, mlp, self.loss, x, y, rows)
+                        })
+                        .step(optimizer, self.loss, x, y, tally)
+                } else {
+                    // A step of another shape, recorded apart on the network brought up to date.
+                    if let Some(s) = &fixed {
+                        s.copy_into(mlp);
+                    }
+                    let ok = train_step(
+                        &mut tape,
+                        mlp,
+                        optimizer,
+                        self.loss,
+                        x,
+                        y,
+                        rows,
+                        tally,
+                        &mut grad_buf,
+                    );
+                    if let Some(s) = &fixed {
+                        s.copy_from(mlp);
+                    }
+                    ok
+                };
                 if !ok {
-                    let anomaly = replay(mlp, self.loss, x, y, rows);
+                    if let Some(s) = &fixed {
+                        s.copy_into(mlp);
+                    }
+                    let anomaly = diagnose_step(mlp, self.loss, x, y, rows);
                     let step = Some(steps);
                     return Err(TrainError::Diverged {
                         epoch,
@@ -325,13 +366,16 @@ impl<'c> Trainer<'c> {
                     });
                 }
             }
+            if let Some(s) = &fixed {
+                s.copy_into(mlp);
+            }
             let after_epoch = |eval: &mut Evaluation, mlp: &Mlp| {
                 let figures = eval.run(mlp, self.loss, data);
                 if figures.loss.is_finite() && mlp.params().all(|p| all_finite(p.as_slice())) {
                     return Ok(figures);
                 }
                 let (x, y) = (data.x.as_slice(), data.y.as_slice());
-                let anomaly = replay(mlp, self.loss, x, y, n);
+                let anomaly = diagnose_step(mlp, self.loss, x, y, n);
                 let step = None;
                 Err(TrainError::Diverged {
                     epoch,
@@ -387,7 +431,7 @@ impl<'c> Trainer<'c> {
 
 /// The failing step again, in anomaly mode: the first NaN or infinity, with its op and line.
 #[cold]
-fn replay(mlp: &Mlp, loss: Loss, x: &[f64], y: &[f64], rows: usize) -> Option<Box<Anomaly>> {
+fn diagnose_step(mlp: &Mlp, loss: Loss, x: &[f64], y: &[f64], rows: usize) -> Option<Box<Anomaly>> {
     anomaly::diagnose(|tape| {
         let net = mlp.bind(tape);
         let prediction = net.forward(tape.input_slice(rows, x.len() / rows, x));

@@ -48,12 +48,8 @@ impl<'t> Var<'t> {
                 labels.id, self.id
             ));
         }
-        let bad = labels
-            .value_ref()
-            .iter()
-            .position(|&l| class(l, n).is_none());
-        if let Some(row) = bad {
-            let label = labels.value_ref()[(row, 0)];
+        let bad = bad_label(&labels.value_ref(), n);
+        if let Some((row, label)) = bad {
             fail(format_args!(
                 "cross_entropy: row {row} has label {label}, which is not a class of the {m}x{n} \
                  logits {} (labels are whole numbers from 0 to {})",
@@ -63,6 +59,13 @@ impl<'t> Var<'t> {
         }
         self.tape.record(Op::CrossEntropy, [self, labels], 1, 1)
     }
+}
+
+/// The first label that is not a class of `classes` columns, with its row: checked when the op
+/// is recorded, and again by a replay before the op runs on new labels.
+pub(crate) fn bad_label(labels: &[f64], classes: usize) -> Option<(usize, f64)> {
+    let row = labels.iter().position(|&l| class(l, classes).is_none())?;
+    Some((row, labels[row]))
 }
 
 /// The class index a label stands for, if it is a whole number in `0..classes`.
@@ -80,7 +83,7 @@ pub(crate) fn forward(x: &[Operand<'_>], out: &mut [f64]) {
     let mut total = 0.0;
     for (row, &label) in logits.chunks_exact(cols).zip(labels) {
         let (max, lse) = log_sum_exp(row);
-        // Labels were checked when the op was recorded.
+        // Labels were checked when the op was recorded (and by a replay, before it ran).
         let picked = (row[label as usize] - max) - lse;
         total += -picked;
     }

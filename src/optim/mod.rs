@@ -39,6 +39,8 @@ use std::fmt;
 use crate::grads::Gradients;
 use crate::matrix::Matrix;
 use crate::nn::{Bound, Mlp};
+use crate::replay::{Replay, ReplayError};
+use crate::tape::Var;
 
 mod adam;
 mod momentum;
@@ -87,6 +89,36 @@ pub trait Optimizer {
         for (slot, (param, &var)) in mlp.params_mut().zip(net.params()).enumerate() {
             self.update(slot, param.as_mut_slice(), &grads.wrt(var));
         }
+    }
+
+    /// One update of parameters that live on a replayed tape ([`Replay`]): begins a step, then
+    /// updates each of `params` in place on the tape with its gradient from the replay's last
+    /// backward sweep. `params` in the same order every step (the order gives the slots).
+    ///
+    /// ```
+    /// use chainrule::optim::{Optimizer, Sgd};
+    /// use chainrule::Tape;
+    ///
+    /// let tape = Tape::new();
+    /// let w = tape.scalar(3.0);
+    /// let replay = tape.replay((w * w).mean()); // loss w², gradient 2w
+    /// for _ in 0..2 {
+    ///     replay.run().unwrap();
+    ///     Sgd::new(0.25).step_on_tape(&replay, &[w]).unwrap(); // w ← w − 0.25 · 2w = w / 2
+    /// }
+    /// assert_eq!(w.item(), 0.75);
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Replay::update_params`]: a handle that is not a parameter of the tape, or gradients
+    /// that are not those of the current values (call [`Replay::run`] first).
+    fn step_on_tape<'t>(
+        &mut self,
+        replay: &Replay<'t>,
+        params: &[Var<'t>],
+    ) -> Result<(), ReplayError> {
+        self.begin_step();
+        replay.update_params(params, |slot, param, grad| self.update(slot, param, grad))
     }
 
     /// A copy of the optimizer's state: its kind, step count and per-slot buffers.

@@ -6,9 +6,10 @@ use rand::SeedableRng;
 
 use crate::data::Dataset;
 use crate::loss::Loss;
-use crate::nn::Mlp;
+use crate::nn::{Bound, Mlp};
 use crate::optim::Optimizer;
-use crate::tape::Tape;
+use crate::replay::Replay;
+use crate::tape::{Tape, Var};
 
 use super::eval::Tally;
 use super::{all_finite, TrainError};
@@ -127,4 +128,92 @@ pub(super) fn train_step<O: Optimizer + ?Sized>(
         at += len;
     }
     true
+}
+
+/// The step of a static graph, recorded once on its own tape and then replayed ([`Replay`]):
+/// each step writes the batch into the input and target leaves, re-runs the forward kernels and
+/// the sweep, and updates the parameters where they live, on the tape. Nothing is recorded per
+/// step. The network `mlp` is stale while the parameters live here: [`StaticStep::copy_into`]
+/// brings it up to date, [`StaticStep::copy_from`] the other way.
+pub(super) struct StaticStep<'t> {
+    replay: Replay<'t>,
+    net: Bound<'t>,
+    x: Var<'t>,
+    y: Var<'t>,
+    prediction: Var<'t>,
+    /// Rows per batch: a batch of another size is a step of another graph.
+    pub(super) rows: usize,
+}
+
+impl<'t> StaticStep<'t> {
+    /// Records a step of `mlp` under `loss` on `rows` rows of `x` and `y` onto `tape` (which must
+    /// be empty), ready to be replayed; the first [`step`](StaticStep::step) replays it too.
+    pub(super) fn record(
+        tape: &'t Tape,
+        mlp: &Mlp,
+        loss: Loss,
+        x: &[f64],
+        y: &[f64],
+        rows: usize,
+    ) -> Self {
+        let net = mlp.bind(tape);
+        let x = tape.input_slice(rows, x.len() / rows, x);
+        let y = tape.input_slice(rows, y.len() / rows, y);
+        let prediction = net.forward(x);
+        let out = loss.apply(prediction, y);
+        StaticStep {
+            replay: tape.replay(out),
+            net,
+            x,
+            y,
+            prediction,
+            rows,
+        }
+    }
+
+    /// One step on a batch of [`rows`](StaticStep::rows) rows, as [`train_step`] does it on a
+    /// fresh recording, to the bit: forward, loss, backward, and, if the loss and every gradient
+    /// are finite, the update. Returns `false` (parameters untouched) if something was not.
+    #[inline]
+    pub(super) fn step<O: Optimizer + ?Sized>(
+        &self,
+        optimizer: &mut O,
+        loss: Loss,
+        x: &[f64],
+        y: &[f64],
+        tally: Option<&mut Tally>,
+    ) -> bool {
+        const WHY: &str = "a replay of the training loop's own static step";
+        self.replay.set(self.x, x).expect(WHY);
+        self.replay.set(self.y, y).expect(WHY);
+        self.replay.forward().expect(WHY);
+        if !self.replay.output().item().is_finite() {
+            return false;
+        }
+        if let Some(tally) = tally {
+            tally.add(loss, &self.prediction.value_ref(), y, y.len() / self.rows);
+        }
+        let grads = self.replay.backward().expect(WHY);
+        if !self.net.params().iter().all(|&p| all_finite(&grads.wrt(p))) {
+            return false;
+        }
+        optimizer
+            .step_on_tape(&self.replay, self.net.params())
+            .expect(WHY);
+        true
+    }
+
+    /// Copies the parameters from the tape into `mlp`.
+    pub(super) fn copy_into(&self, mlp: &mut Mlp) {
+        self.net.copy_into(mlp);
+    }
+
+    /// Copies `mlp`'s parameters onto the tape (after a step recorded apart changed them).
+    pub(super) fn copy_from(&self, mlp: &Mlp) {
+        for (param, &var) in mlp.params().zip(self.net.params()) {
+            self.replay
+                .set(var, param.as_slice())
+                .expect("the network this step was recorded from");
+        }
+    }
 }

@@ -17,6 +17,7 @@
 //! 1e-12 relative, not to the bit (`tests/fixed_reference.rs`).
 #![allow(dead_code)]
 
+use chainrule::data::Dataset;
 use chainrule::nn::{Activation, Layer, Mlp};
 use chainrule::Matrix;
 
@@ -113,6 +114,9 @@ fn set_layer<const R: usize, const C: usize>(layer: &mut Layer, w: &[[f64; C]; R
     layer.weight = Matrix::new(R, C, w.iter().flatten().copied().collect());
     layer.bias = Some(Matrix::new(1, C, b.to_vec()));
 }
+
+/// W1's network: 2 inputs, two hidden layers of 4, one output.
+pub type W1Fixed = FixedMlp<2, 4, 4, 1>;
 
 /// ∂L/∂(every parameter) of a [`FixedMlp`] for one sample, laid out like its parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -259,4 +263,35 @@ impl<const I: usize, const H1: usize, const H2: usize, const O: usize> FixedMlp<
         self.descend(&grad, lr);
         loss
     }
+
+    /// One epoch of per-sample SGD over `samples` in order, as W1's epochs. Returns the last
+    /// step's loss.
+    #[inline]
+    pub fn epoch(&mut self, samples: &[([f64; I], [f64; O])], lr: f64) -> f64 {
+        let mut last = 0.0;
+        for (x, y) in samples {
+            last = self.step(x, y, lr);
+        }
+        last
+    }
+}
+
+/// A data set's rows as fixed-size arrays `(x, y)`, converted once (outside any timing).
+///
+/// # Panics
+/// If the data set's rows are not I inputs and O targets wide.
+pub fn samples<const I: usize, const O: usize>(d: &Dataset) -> Vec<([f64; I], [f64; O])> {
+    assert!(
+        d.x.cols() == I && d.y.cols() == O,
+        "fixed::samples: the data set is {}→{}, not {I}→{O}",
+        d.x.cols(),
+        d.y.cols()
+    );
+    (0..d.len())
+        .map(|s| {
+            let x = d.x.row(s).try_into().expect("checked: I columns");
+            let y = d.y.row(s).try_into().expect("checked: O columns");
+            (x, y)
+        })
+        .collect()
 }

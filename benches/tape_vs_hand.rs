@@ -1,9 +1,11 @@
-//! Criterion benches: one group per workload, `tape` vs `hand` inside each, plus the GEMM switch.
+//! Criterion benches: one group per workload, `tape` vs `hand` inside each (W1 also `fixed`, the
+//! const-generic reference of `benches/common/fixed.rs`), plus the GEMM switch.
 //!
 //! `cargo bench --bench tape_vs_hand` (all), or e.g. `cargo bench --bench tape_vs_hand -- W1`.
 //! The one-run headline figures come from `cargo run --release --example bench`.
 
 mod common {
+    pub mod fixed;
     pub mod workloads;
 }
 
@@ -12,10 +14,12 @@ use std::hint::black_box;
 use chainrule::hand::Workspace;
 use chainrule::kernels::{gemm_by, packed_available, GemmPath, Layout};
 use chainrule::Tape;
+use common::fixed::{self, W1Fixed};
 use common::workloads::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
-/// W1: one epoch of 100 per-sample steps.
+/// W1: one epoch of 100 per-sample steps, by the tape, the hand path and the fixed-size reference
+/// (the proxy for the machine's limit).
 fn w1_lab(c: &mut Criterion) {
     let (d, start) = w1();
     let mut group = c.benchmark_group("W1-lab-epoch");
@@ -27,6 +31,10 @@ fn w1_lab(c: &mut Criterion) {
     let (mut ws, mut mlp) = (Workspace::new(), start.clone());
     group.bench_function("hand", |b| {
         b.iter(|| black_box(w1_hand_epoch(&mut ws, &mut mlp, &d)))
+    });
+    let (samples, mut net) = (fixed::samples(&d), W1Fixed::from_mlp(&start));
+    group.bench_function("fixed", |b| {
+        b.iter(|| black_box(net.epoch(&samples, W1_LR)))
     });
     group.finish();
 }

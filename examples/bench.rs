@@ -1,6 +1,8 @@
 //! The headline benchmark figures in one run: tape vs hand-derived path on W1, W2 and W3
 //! (defined in `benches/common/workloads.rs`), medians of repeated runs, heap allocations per step
-//! counted by a counting global allocator after a warm-up step.
+//! counted by a counting global allocator after a warm-up step. On W1 a third system runs in the
+//! same alternation: `fixed-hand`, the 2-4-4-1 network written with const-generic stack arrays
+//! (`benches/common/fixed.rs`), the proxy for what this machine can do on W1 at all.
 //!
 //! Run: `cargo run --release --example bench` (about a minute on 2 cores), or
 //! `cargo run --release --example bench -- --repeats 5 --only W1` (workloads: W1, W1-train, W2,
@@ -9,10 +11,15 @@
 //!
 //! Prints lines like
 //! `RESULT system=chainrule-tape workload=W1 metric=us_per_step value=0.61 repeats=7 extra=allocs_per_step=0`
-//! and `RATIO workload=W1 tape_over_hand=2.26`.
+//! and `RATIO workload=W1 tape_over_hand=2.26`; on W1 also
+//! `RESULT system=fixed-hand workload=W1 metric=us_per_step value=…` and
+//! `RATIO workload=W1 hand_over_fixed=… tape_over_fixed=…`.
 
 #[path = "../benches/common/workloads.rs"]
 mod workloads;
+
+#[path = "../benches/common/fixed.rs"]
+mod fixed;
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -27,6 +34,7 @@ use workloads::*;
 mod counting_alloc;
 
 use counting_alloc::allocations;
+use fixed::W1Fixed;
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -137,8 +145,8 @@ fn one_run<S>(
     (secs, allocs)
 }
 
-/// Times the tape and the hand path on one workload, alternating their runs (tape, hand, tape,
-/// hand, …) so that a drift in the shared machine's speed affects both alike.
+/// Times the tape and the hand path on one workload, alternating their runs (see
+/// [`measure_alternating`]).
 fn measure_pair<S, T>(
     repeats: usize,
     steps: usize,
@@ -147,12 +155,32 @@ fn measure_pair<S, T>(
     mut setup_hand: impl FnMut() -> T,
     mut step_hand: impl FnMut(&mut T),
 ) -> (Timing, Timing) {
-    let (mut tape, mut hand) = (Vec::new(), Vec::new());
+    let [tape, hand] = measure_alternating(
+        repeats,
+        steps,
+        [
+            &mut || one_run(steps, &mut setup_tape, &mut step_tape),
+            &mut || one_run(steps, &mut setup_hand, &mut step_hand),
+        ],
+    );
+    (tape, hand)
+}
+
+/// Times several paths on one workload, alternating their runs (the first, the second, …, the
+/// first again, …) so that a drift in the shared machine's speed affects all alike. Each of
+/// `runs` is one timed run of `steps` steps (see [`one_run`]); returns their timings in order.
+fn measure_alternating<const N: usize>(
+    repeats: usize,
+    steps: usize,
+    mut runs: [&mut dyn FnMut() -> (f64, usize); N],
+) -> [Timing; N] {
+    let mut results: [Vec<(f64, usize)>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..repeats {
-        tape.push(one_run(steps, &mut setup_tape, &mut step_tape));
-        hand.push(one_run(steps, &mut setup_hand, &mut step_hand));
+        for (run, results) in runs.iter_mut().zip(&mut results) {
+            results.push(run());
+        }
     }
-    (timing(&tape, steps), timing(&hand, steps))
+    results.map(|runs| timing(&runs, steps))
 }
 
 fn timing(runs: &[(f64, usize)], steps: usize) -> Timing {
@@ -170,51 +198,66 @@ fn result(system: &str, workload: &str, metric: &str, value: f64, repeats: usize
 fn w1_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w1();
     let steps = W1_EPOCHS * d.len();
-    // One "step" of `measure_pair` is one epoch here (100 per-sample steps), so the timer is read
-    // once per 100 steps.
+    let samples = fixed::samples(&d);
+    // One "step" of `measure_alternating` is one epoch here (100 per-sample steps), so the timer
+    // is read once per 100 steps.
     let epochs = W1_EPOCHS;
-    let (tape, hand) = measure_pair(
+    let [tape, hand, fixed] = measure_alternating(
         repeats,
         epochs,
-        || (Tape::with_capacity(32, 64), start.clone()),
-        |(t, m)| {
-            black_box(w1_tape_epoch(t, m, &d));
-        },
-        || (Workspace::new(), start.clone()),
-        |(ws, m)| {
-            black_box(w1_hand_epoch(ws, m, &d));
-        },
+        [
+            &mut || {
+                one_run(
+                    epochs,
+                    &mut || (Tape::with_capacity(32, 64), start.clone()),
+                    &mut |(t, m)| {
+                        black_box(w1_tape_epoch(t, m, &d));
+                    },
+                )
+            },
+            &mut || {
+                one_run(
+                    epochs,
+                    &mut || (Workspace::new(), start.clone()),
+                    &mut |(ws, m)| {
+                        black_box(w1_hand_epoch(ws, m, &d));
+                    },
+                )
+            },
+            &mut || {
+                one_run(epochs, &mut || W1Fixed::from_mlp(&start), &mut |net| {
+                    black_box(net.epoch(&samples, W1_LR));
+                })
+            },
+        ],
     );
     let per = d.len() as f64;
-    let (tape_us, hand_us) = (
-        tape.secs_per_step / per * 1e6,
-        hand.secs_per_step / per * 1e6,
-    );
-    result(
-        "chainrule-tape",
-        "W1",
-        "us_per_step",
-        tape_us,
-        repeats,
-        &format!(
-            "allocs_per_step={},steps={steps},steps_per_sec={:.0}",
-            tape.allocs_per_step / per,
-            1e6 / tape_us
-        ),
-    );
-    result(
-        "chainrule-hand",
-        "W1",
-        "us_per_step",
-        hand_us,
-        repeats,
-        &format!(
-            "allocs_per_step={},steps={steps},steps_per_sec={:.0}",
-            hand.allocs_per_step / per,
-            1e6 / hand_us
-        ),
-    );
+    let us = |t: &Timing| t.secs_per_step / per * 1e6;
+    let (tape_us, hand_us, fixed_us) = (us(&tape), us(&hand), us(&fixed));
+    for (system, t, t_us) in [
+        ("chainrule-tape", &tape, tape_us),
+        ("chainrule-hand", &hand, hand_us),
+        ("fixed-hand", &fixed, fixed_us),
+    ] {
+        result(
+            system,
+            "W1",
+            "us_per_step",
+            t_us,
+            repeats,
+            &format!(
+                "allocs_per_step={},steps={steps},steps_per_sec={:.0}",
+                t.allocs_per_step / per,
+                1e6 / t_us
+            ),
+        );
+    }
     println!("RATIO workload=W1 tape_over_hand={:.2}", tape_us / hand_us);
+    println!(
+        "RATIO workload=W1 hand_over_fixed={:.2} tape_over_fixed={:.2}",
+        hand_us / fixed_us,
+        tape_us / fixed_us
+    );
     ("W1 lab (2-4-4-1, batch 1)".into(), tape_us, hand_us)
 }
 

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use chainrule::hand::Workspace;
 use chainrule::kernels::{gemm_by, packed_available, GemmPath, Layout as MatLayout};
+use chainrule::optim::Sgd;
 use chainrule::train::Measure;
 use chainrule::Tape;
 use workloads::*;
@@ -145,27 +146,6 @@ fn one_run<S>(
     (secs, allocs)
 }
 
-/// Times the tape and the hand path on one workload, alternating their runs (see
-/// [`measure_alternating`]).
-fn measure_pair<S, T>(
-    repeats: usize,
-    steps: usize,
-    mut setup_tape: impl FnMut() -> S,
-    mut step_tape: impl FnMut(&mut S),
-    mut setup_hand: impl FnMut() -> T,
-    mut step_hand: impl FnMut(&mut T),
-) -> (Timing, Timing) {
-    let [tape, hand] = measure_alternating(
-        repeats,
-        steps,
-        [
-            &mut || one_run(steps, &mut setup_tape, &mut step_tape),
-            &mut || one_run(steps, &mut setup_hand, &mut step_hand),
-        ],
-    );
-    (tape, hand)
-}
-
 /// Times several paths on one workload, alternating their runs (the first, the second, …, the
 /// first again, …) so that a drift in the shared machine's speed affects all alike. Each of
 /// `runs` is one timed run of `steps` steps (see [`one_run`]); returns their timings in order.
@@ -202,7 +182,7 @@ fn w1_report(repeats: usize) -> (String, f64, f64) {
     // One "step" of `measure_alternating` is one epoch here (100 per-sample steps), so the timer
     // is read once per 100 steps.
     let epochs = W1_EPOCHS;
-    let [tape, hand, fixed] = measure_alternating(
+    let [tape, replay, hand, fixed] = measure_alternating(
         repeats,
         epochs,
         [
@@ -214,6 +194,15 @@ fn w1_report(repeats: usize) -> (String, f64, f64) {
                         black_box(w1_tape_epoch(t, m, &d));
                     },
                 )
+            },
+            &mut || {
+                // Recorded once here, replayed in every step (the warm-up epoch included).
+                let tape = Tape::new();
+                let replayed = W1Replay::record(&tape, &start, &d);
+                let mut sgd = Sgd::new(W1_LR);
+                one_run(epochs, &mut || (), &mut |_| {
+                    black_box(replayed.epoch(&d, &mut sgd));
+                })
             },
             &mut || {
                 one_run(
@@ -233,9 +222,10 @@ fn w1_report(repeats: usize) -> (String, f64, f64) {
     );
     let per = d.len() as f64;
     let us = |t: &Timing| t.secs_per_step / per * 1e6;
-    let (tape_us, hand_us, fixed_us) = (us(&tape), us(&hand), us(&fixed));
+    let (tape_us, replay_us, hand_us, fixed_us) = (us(&tape), us(&replay), us(&hand), us(&fixed));
     for (system, t, t_us) in [
         ("chainrule-tape", &tape, tape_us),
+        ("chainrule-replay", &replay, replay_us),
         ("chainrule-hand", &hand, hand_us),
         ("fixed-hand", &fixed, fixed_us),
     ] {
@@ -257,6 +247,11 @@ fn w1_report(repeats: usize) -> (String, f64, f64) {
         "RATIO workload=W1 hand_over_fixed={:.2} tape_over_fixed={:.2}",
         hand_us / fixed_us,
         tape_us / fixed_us
+    );
+    println!(
+        "RATIO workload=W1 tape_over_replay={:.2} replay_over_fixed={:.2}",
+        tape_us / replay_us,
+        replay_us / fixed_us
     );
     ("W1 lab (2-4-4-1, batch 1)".into(), tape_us, hand_us)
 }
@@ -433,40 +428,66 @@ fn w2_report(repeats: usize) -> (String, f64, f64) {
 fn w3_report(repeats: usize) -> (String, f64, f64) {
     let (d, start) = w3();
     let mut nodes = 0;
-    let (tape, hand) = measure_pair(
+    let mut replayed_nodes = 0;
+    let [tape, replay, hand] = measure_alternating(
         repeats,
         W3_STEPS,
-        || (Tape::new(), ScalarMlp::from_mlp(&start)),
-        |(t, m)| {
-            let (loss, n) = m.step(t, &d, W3_LR);
-            nodes = n;
-            black_box(loss);
-        },
-        || (Workspace::new(), start.clone()),
-        |(ws, m)| {
-            black_box(hand_step(
-                ws,
-                m,
-                d.x.as_slice(),
-                d.y.as_slice(),
-                d.len(),
-                W3_LR,
-            ));
-        },
+        [
+            &mut || {
+                one_run(
+                    W3_STEPS,
+                    &mut || (Tape::new(), ScalarMlp::from_mlp(&start)),
+                    &mut |(t, m)| {
+                        let (loss, n) = m.step(t, &d, W3_LR);
+                        nodes = n;
+                        black_box(loss);
+                    },
+                )
+            },
+            &mut || {
+                // Recorded once here, replayed in every step (the warm-up step included).
+                let tape = Tape::new();
+                let replayed = ScalarMlp::from_mlp(&start).record(&tape, &d);
+                let mut sgd = Sgd::new(W3_LR);
+                one_run(W3_STEPS, &mut || (), &mut |_| {
+                    let (loss, n) = replayed.step(&mut sgd);
+                    replayed_nodes = n;
+                    black_box(loss);
+                })
+            },
+            &mut || {
+                one_run(
+                    W3_STEPS,
+                    &mut || (Workspace::new(), start.clone()),
+                    &mut |(ws, m)| {
+                        black_box(hand_step(
+                            ws,
+                            m,
+                            d.x.as_slice(),
+                            d.y.as_slice(),
+                            d.len(),
+                            W3_LR,
+                        ));
+                    },
+                )
+            },
+        ],
     );
-    let ns_per_node = tape.secs_per_step * 1e9 / nodes as f64;
-    result(
-        "chainrule-tape",
-        "W3",
-        "ns_per_node",
-        ns_per_node,
-        repeats,
-        &format!(
-            "nodes={nodes},us_per_step={:.1},allocs_per_step={}",
-            tape.secs_per_step * 1e6,
-            tape.allocs_per_step
-        ),
-    );
+    assert_eq!(nodes, replayed_nodes, "the replay runs the recorded graph");
+    for (system, t) in [("chainrule-tape", &tape), ("chainrule-replay", &replay)] {
+        result(
+            system,
+            "W3",
+            "ns_per_node",
+            t.secs_per_step * 1e9 / nodes as f64,
+            repeats,
+            &format!(
+                "nodes={nodes},us_per_step={:.1},allocs_per_step={}",
+                t.secs_per_step * 1e6,
+                t.allocs_per_step
+            ),
+        );
+    }
     result(
         "chainrule-hand",
         "W3",
@@ -476,8 +497,9 @@ fn w3_report(repeats: usize) -> (String, f64, f64) {
         &format!("allocs_per_step={}", hand.allocs_per_step),
     );
     println!(
-        "RATIO workload=W3 tape_over_hand={:.2}",
-        tape.secs_per_step / hand.secs_per_step
+        "RATIO workload=W3 tape_over_hand={:.2} tape_over_replay={:.2}",
+        tape.secs_per_step / hand.secs_per_step,
+        tape.secs_per_step / replay.secs_per_step
     );
     let label = "W3 scalar (2-16-16-1, batch 100)".to_string();
     (label, tape.secs_per_step * 1e6, hand.secs_per_step * 1e6)

@@ -87,6 +87,7 @@ fn a_training_step_allocates_nothing_after_the_first() {
     assert!(first_loss.is_finite() && last_loss.is_finite() && last_loss != first_loss);
 
     training_loop_epochs_allocate_nothing_after_the_warm_up();
+    replayed_steps_allocate_nothing();
     multi_class_steps_allocate_nothing_after_the_first();
 
     // A batched network large enough for the packed GEMM kernel on two threads, the streaming
@@ -173,6 +174,51 @@ fn training_loop_epochs_allocate_nothing_after_the_warm_up() {
         assert_ne!(mlp, start, "{name}");
         let losses: Vec<f64> = history.epochs.iter().map(|e| e.loss).collect();
         assert!(losses[11] < losses[0], "{name}: {losses:?}");
+    }
+}
+
+/// A replayed step (`Tape::replay`) of the lab's network with each optimizer updating the
+/// parameters on the tape: after the first step (the sweep sizes the gradient buffer, the
+/// optimizer its state), writing the sample, the forward pass, the sweep and the update allocate
+/// nothing.
+fn replayed_steps_allocate_nothing() {
+    let data = data::linear(100, 1);
+    let optimizers: [Box<dyn Optimizer>; 3] = [
+        Box::new(Sgd::new(0.5)),
+        Box::new(Momentum::new(0.1)),
+        Box::new(Adam::new(0.01)),
+    ];
+    for mut opt in optimizers {
+        let mlp = Mlp::new(
+            &[2, 4, 4, 1],
+            &[Activation::Sigmoid; 3],
+            true,
+            Init::Uniform,
+            1,
+        );
+        let tape = Tape::new();
+        let net = mlp.bind(&tape);
+        let x = tape.input_slice(1, 2, data.x.row(0));
+        let y = tape.input_slice(1, 1, data.y.row(0));
+        let out = net.forward(x).mse(y);
+        let replay = tape.replay(out);
+        let mut step = |i: usize| {
+            replay.set(x, data.x.row(i)).unwrap();
+            replay.set(y, data.y.row(i)).unwrap();
+            replay.run().unwrap();
+            opt.step_on_tape(&replay, net.params()).unwrap();
+            out.item()
+        };
+        let first = step(0);
+        let before = allocations();
+        let mut last = first;
+        for epoch in 0..5 {
+            for i in 0..data.len() {
+                last = step(i);
+            }
+            assert_eq!(allocations(), before, "replayed epoch {epoch}");
+        }
+        assert!(last.is_finite() && last != first);
     }
 }
 

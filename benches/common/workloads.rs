@@ -15,10 +15,10 @@
 use chainrule::data::{self, Dataset};
 use chainrule::hand::{self, Workspace};
 use chainrule::loss::Loss;
-use chainrule::nn::{Activation, Init, Mlp};
-use chainrule::optim::Sgd;
+use chainrule::nn::{Activation, Bound, Init, Mlp};
+use chainrule::optim::{Optimizer, Sgd};
 use chainrule::train::{EpochStats, History, Measure, Trainer};
-use chainrule::{Matrix, NodeId, Tape, Var};
+use chainrule::{Matrix, NodeId, Replay, Tape, Var};
 
 pub const W1_LR: f64 = 0.5;
 pub const W1_EPOCHS: usize = 1000;
@@ -107,6 +107,50 @@ pub fn w1_hand_epoch(ws: &mut Workspace, mlp: &mut Mlp, d: &Dataset) -> f64 {
         last = hand_step(ws, mlp, d.x.row(i), d.y.row(i), 1, W1_LR);
     }
     last
+}
+
+/// W1 replayed: the lab's step recorded once, then run again on each sample (`Tape::replay`),
+/// SGD updating the parameters where they live, on the tape. The same steps as
+/// [`w1_tape_epoch`], to the bit.
+pub struct W1Replay<'t> {
+    replay: Replay<'t>,
+    net: Bound<'t>,
+    x: Var<'t>,
+    y: Var<'t>,
+}
+
+impl<'t> W1Replay<'t> {
+    /// Records the step of `mlp` on `d`'s first sample onto `tape`.
+    pub fn record(tape: &'t Tape, mlp: &Mlp, d: &Dataset) -> Self {
+        let net = mlp.bind(tape);
+        let x = tape.input_slice(1, d.x.cols(), d.x.row(0));
+        let y = tape.input_slice(1, d.y.cols(), d.y.row(0));
+        let loss = net.forward(x).mse(y);
+        W1Replay {
+            replay: tape.replay(loss),
+            net,
+            x,
+            y,
+        }
+    }
+
+    /// One epoch: per sample, write it, forward, backward, update. Returns the last loss.
+    pub fn epoch(&self, d: &Dataset, sgd: &mut Sgd) -> f64 {
+        for i in 0..d.len() {
+            self.replay.set(self.x, d.x.row(i)).unwrap();
+            self.replay.set(self.y, d.y.row(i)).unwrap();
+            self.replay.run().unwrap();
+            sgd.step_on_tape(&self.replay, self.net.params()).unwrap();
+        }
+        self.replay.output().item()
+    }
+
+    /// The weights, as the network they were recorded from.
+    pub fn weights(&self, like: &Mlp) -> Mlp {
+        let mut mlp = like.clone();
+        self.net.copy_into(&mut mlp);
+        mlp
+    }
 }
 
 /// W1 through the training loop: `epochs` epochs of per-sample SGD (no stop rule, so every run
@@ -224,6 +268,48 @@ impl ScalarMlp {
         (loss.item(), t.len())
     }
 
+    /// W3 replayed: the whole scalar graph recorded once on `tape` (the parameters as they are
+    /// now), for [`ScalarReplay::step`] to run again.
+    pub fn record<'t>(&self, tape: &'t Tape, d: &Dataset) -> ScalarReplay<'t> {
+        let mut params = Vec::new();
+        for (w, b) in self.weights.iter().zip(&self.biases) {
+            for row in w {
+                params.extend(row.iter().map(|&w| tape.scalar(w)));
+            }
+            params.extend(b.iter().map(|&b| tape.scalar(b)));
+        }
+        let mut total: Option<Var<'t>> = None;
+        for s in 0..d.len() {
+            let mut layer: Vec<Var<'t>> = d.x.row(s).iter().map(|&x| tape.constant(x)).collect();
+            let mut k = 0;
+            for (l, w) in self.weights.iter().enumerate() {
+                let (fan_in, fan_out) = (w.len(), w[0].len());
+                let next = (0..fan_out)
+                    .map(|j| {
+                        let mut acc = params[k + j] * layer[0];
+                        for (i, &x) in layer.iter().enumerate().skip(1) {
+                            acc = acc + params[k + i * fan_out + j] * x;
+                        }
+                        acc = acc + params[k + fan_in * fan_out + j];
+                        self.activations[l].apply(acc)
+                    })
+                    .collect();
+                k += fan_in * fan_out + fan_out;
+                layer = next;
+            }
+            let error = (layer[0] - d.y.row(s)[0]).square();
+            total = Some(match total {
+                Some(sum) => sum + error,
+                None => error,
+            });
+        }
+        let loss = total.expect("a data set with points") * (1.0 / d.len() as f64);
+        ScalarReplay {
+            replay: tape.replay(loss),
+            params,
+        }
+    }
+
     /// The weights as an `Mlp` (to compare with the hand path).
     pub fn to_mlp(&self, like: &Mlp) -> Mlp {
         let mut mlp = like.clone();
@@ -249,4 +335,21 @@ pub fn gemm_flops_per_step(mlp: &Mlp, batch: usize) -> f64 {
             products * 2.0 * (batch * w[0] * w[1]) as f64
         })
         .sum()
+}
+
+/// W3's scalar graph, recorded once ([`ScalarMlp::record`]) and replayed each step: the same
+/// nodes as [`ScalarMlp::step`] records, in the same order, so the same numbers to the bit.
+pub struct ScalarReplay<'t> {
+    replay: Replay<'t>,
+    params: Vec<Var<'t>>,
+}
+
+impl ScalarReplay<'_> {
+    /// One full-batch SGD step: forward, backward, update on the tape. Returns the loss and the
+    /// number of nodes run.
+    pub fn step(&self, sgd: &mut Sgd) -> (f64, usize) {
+        self.replay.run().unwrap();
+        sgd.step_on_tape(&self.replay, &self.params).unwrap();
+        (self.replay.output().item(), self.replay.len())
+    }
 }

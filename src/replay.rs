@@ -418,21 +418,24 @@ impl<'t> Replay<'t> {
                 needs: "backward: the gradients are not those of the current values",
             });
         }
+        self.unchanged(t)?;
         for &p in params {
-            let index = self.leaf_index(t, p, "update")?;
-            if t.nodes[index].op != Op::Param {
+            // A leaf of this tape, recorded before the replay was taken (the length is checked).
+            if !std::ptr::eq(self.tape, p.tape) {
+                return Err(ReplayError::ForeignVar { node: p.id });
+            }
+            let op = t.nodes[p.id.index()].op;
+            if op != Op::Param {
                 return Err(ReplayError::NotALeaf {
                     node: p.id,
-                    op: t.nodes[index].op,
+                    op,
                     action: "update",
                 });
             }
-        }
-        for &p in params {
-            if p.id.index() > self.output.index() {
+            if p.id > self.output {
                 return Err(ReplayError::Invalid {
                     node: p.id,
-                    op: Op::Param,
+                    op,
                     why: format!(
                         "recorded after the output {}, so the sweep gives it no gradient",
                         self.output

@@ -122,6 +122,28 @@ fn train_then_predict_gives_the_same_predictions_and_accuracy() {
             "{trained}"
         );
     }
+    // Recording every step instead of replaying the recorded one: the same weights, to the byte.
+    let recorded = ok(
+        &dir,
+        &[
+            "train",
+            "--dataset",
+            "xor-easy",
+            "--epochs",
+            "400",
+            "--print-every",
+            "100",
+            "--no-plots",
+            "--record-every-step",
+            "--out",
+            "recorded",
+        ],
+    );
+    assert_eq!(prediction_lines(&recorded), prediction_lines(&trained));
+    assert_eq!(
+        std::fs::read(dir.join("recorded/weights.safetensors")).unwrap(),
+        std::fs::read(dir.join("run/weights.safetensors")).unwrap()
+    );
     let predicted = ok(&dir, &["predict", "--weights", "run/weights.safetensors"]);
     assert!(predicted.starts_with("data: xor-easy (the run saved in"));
     assert_eq!(accuracy_line(&predicted), accuracy_line(&trained));

@@ -98,6 +98,10 @@ pub struct TrainArgs {
     /// Do not draw the figures
     #[arg(long)]
     pub no_plots: bool,
+    /// Record every step's graph afresh instead of recording it once and replaying it (the
+    /// same numbers to the bit, only slower)
+    #[arg(long)]
+    pub record_every_step: bool,
 }
 
 /// Everything a run needs, whether fresh or resumed.
@@ -371,6 +375,7 @@ fn train(plan: &mut Plan, args: &TrainArgs) -> Outcome {
         .epochs(args.epochs)
         .batch_size(plan.batch_size)
         .resume_after(done)
+        .record_every_step(args.record_every_step)
         .on_epoch(on_epoch);
     if let Some(seed) = plan.shuffle {
         trainer = trainer.shuffle(seed);

@@ -35,7 +35,7 @@ fn main() {
     // 1. Record every step: reset the tape, bind the weights, forward, loss, backward, update.
     let mut recorded = start.clone();
     let mut tape = Tape::new();
-    let mut sgd = Sgd::new(LR);
+    let sgd = Sgd::new(LR);
     let clock = Instant::now();
     for _ in 0..EPOCHS {
         for i in 0..data.len() {

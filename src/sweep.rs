@@ -149,7 +149,7 @@ impl Tape {
             // Inputs always sit below the node's offset: split there to read the node's own
             // gradient (the upstream) while writing its inputs' gradients.
             let (below, rest) = t.grads.split_at_mut(node.offset);
-            let upstream = &rest[..node.rows * node.cols];
+            let upstream = &rest[..node.rows() * node.cols()];
             let mut cx = Backward::new(
                 index,
                 true,
@@ -233,7 +233,7 @@ impl Inner {
             }
             let node = &self.nodes[index];
             let (below, rest) = self.grads.split_at_mut(node.offset);
-            let upstream = &rest[..node.rows * node.cols];
+            let upstream = &rest[..node.rows() * node.cols()];
             let mut added = if trace.is_some() {
                 set_aside(&self.nodes, node, below)
             } else {

@@ -40,15 +40,16 @@ impl fmt::Display for NodeId {
 }
 
 /// One recorded op: what it was, what it read, and where its output lives in the value buffer.
+///
+/// A scalar graph records tens of thousands of these per step, so the node is packed: the shape
+/// as two `u32` (read through [`Node::rows`], [`Node::cols`], [`Node::shape`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub(crate) op: Op,
     pub(crate) inputs: SmallVec<[NodeId; 3]>,
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
     pub(crate) offset: usize,
-    /// Whether any parameter flows into this node; backward does no work for nodes without one.
-    pub(crate) requires_grad: bool,
+    rows: u32,
+    cols: u32,
     /// During a reverse sweep: the first node of the sweep (the last on the tape) whose rule
     /// passed a gradient back to this one, or [`NO_USE`] if none has yet. A rule sets it when it
     /// asks for an input's gradient (`Backward::grad_out`), so it names only consumers the
@@ -57,15 +58,38 @@ pub(crate) struct Node {
     /// of adding to a zero-filled buffer. Between sweeps it is `NO_USE` on every node. (A `Cell`:
     /// rules mark their inputs through the shared view of the nodes they read.)
     pub(crate) last_use: Cell<u32>,
+    /// Whether any parameter flows into this node; backward does no work for nodes without one.
+    pub(crate) requires_grad: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Node>() == 64);
 
 /// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
 pub(crate) const NO_USE: u32 = u32::MAX;
 
 impl Node {
-    #[inline]
+    /// Rows of the node's value.
+    #[inline(always)]
+    pub(crate) fn rows(&self) -> usize {
+        self.rows as usize
+    }
+
+    /// Columns of the node's value.
+    #[inline(always)]
+    pub(crate) fn cols(&self) -> usize {
+        self.cols as usize
+    }
+
+    /// `(rows, cols)` of the node's value.
+    #[inline(always)]
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.rows(), self.cols())
+    }
+
+    /// Where the node's value (and gradient) lives in the tape's buffers.
+    #[inline(always)]
     pub(crate) fn range(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + self.rows * self.cols
+        self.offset..self.offset + self.rows() * self.cols()
     }
 }
 
@@ -368,8 +392,8 @@ impl Tape {
             requires_grad |= n.requires_grad;
             Operand {
                 value: &before[n.range()],
-                rows: n.rows,
-                cols: n.cols,
+                rows: n.rows(),
+                cols: n.cols(),
             }
         });
         ops::forward(op, &operands, &mut rest[..rows * cols]);
@@ -420,6 +444,9 @@ pub(crate) fn push_node(
     requires_grad: bool,
 ) -> NodeId {
     let id = NodeId(u32::try_from(nodes.len()).expect("a tape holds at most 2^32 nodes"));
+    let (Ok(rows), Ok(cols)) = (u32::try_from(rows), u32::try_from(cols)) else {
+        panic!("{op}: a {rows}x{cols} value has more than 2^32 rows or columns")
+    };
     nodes.push(Node {
         op,
         inputs,
@@ -469,8 +496,7 @@ impl<'t> Var<'t> {
     /// `(rows, cols)` of the node's value.
     #[inline]
     pub fn shape(self) -> (usize, usize) {
-        let n = self.tape.node(self.id);
-        (n.rows, n.cols)
+        self.tape.node(self.id).shape()
     }
 
     /// The op that produced this node.
@@ -487,6 +513,6 @@ impl<'t> Var<'t> {
 impl fmt::Debug for Var<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.tape.node(self.id);
-        write!(f, "Var({} = {} {}x{})", self.id, n.op, n.rows, n.cols)
+        write!(f, "Var({} = {} {}x{})", self.id, n.op, n.rows(), n.cols())
     }
 }

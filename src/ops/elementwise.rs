@@ -62,7 +62,7 @@ impl<'t> Var<'t> {
         let (sa, sb) = {
             let t = self.tape.inner.borrow();
             let (na, nb) = (&t.nodes[self.id.index()], &t.nodes[other.id.index()]);
-            ((na.rows, na.cols), (nb.rows, nb.cols))
+            ((na.rows(), na.cols()), (nb.rows(), nb.cols()))
         };
         if sa == sb {
             self.tape.record(op, [self, other], sa.0, sa.1)
@@ -92,7 +92,7 @@ pub(crate) fn same_shape<'t>(op: Op, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
     let ((ar, ac), (br, bc)) = {
         let t = a.tape.inner.borrow();
         let (na, nb) = (&t.nodes[a.id.index()], &t.nodes[b.id.index()]);
-        ((na.rows, na.cols), (nb.rows, nb.cols))
+        ((na.rows(), na.cols()), (nb.rows(), nb.cols()))
     };
     if (ar, ac) != (br, bc) {
         fail(format_args!(

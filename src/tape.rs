@@ -86,6 +86,12 @@ impl Node {
         (self.rows(), self.cols())
     }
 
+    /// Whether the node holds one number (the 1×1 fast paths of recording and the sweep).
+    #[inline(always)]
+    pub(crate) fn is_scalar(&self) -> bool {
+        (self.rows, self.cols) == (1, 1)
+    }
+
     /// Where the node's value (and gradient) lives in the tape's buffers.
     #[inline(always)]
     pub(crate) fn range(&self) -> std::ops::Range<usize> {
@@ -144,6 +150,32 @@ impl Inner {
         }
         self.used = end;
         &mut self.values[start..end]
+    }
+}
+
+impl Inner {
+    /// Appends a 1×1 op node of value `y` (the fast path of `ops/scalar.rs`, which computed it).
+    #[inline(always)]
+    pub(crate) fn push_scalar(
+        &mut self,
+        op: Op,
+        inputs: &[NodeId],
+        y: f64,
+        requires_grad: bool,
+        at: &'static Location<'static>,
+    ) -> NodeId {
+        let offset = self.used;
+        match self.values.get_mut(offset) {
+            Some(slot) => *slot = y,
+            None => self.values.push(y),
+        }
+        self.used = offset + 1;
+        let inputs = SmallVec::from_slice(inputs);
+        let id = push_node(&mut self.nodes, op, inputs, 1, 1, offset, requires_grad);
+        if self.anomaly.enabled {
+            self.anomaly.after_record(&self.nodes, &self.values, at);
+        }
+        id
     }
 }
 

@@ -24,10 +24,12 @@ impl<'t> Add for Var<'t> {
     #[inline]
     #[track_caller]
     fn add(self, other: Var<'t>) -> Var<'t> {
-        self.tape.check_owner("add", other);
-        let ((ar, ac), (br, bc)) = (self.shape(), other.shape());
+        let [(ar, ac), (br, bc)] = match self.scalar_or_shapes(Op::Add, other) {
+            Ok(y) => return y,
+            Err(shapes) => shapes,
+        };
         if (ar, ac) == (br, bc) {
-            self.zip(Op::Add, other)
+            self.tape.record(Op::Add, [self, other], ar, ac)
         } else if br == 1 && bc == ac {
             self.add_row(other)
         } else if ar == 1 && ac == bc {
@@ -60,9 +62,21 @@ pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y}", "dL/d{b} += dL/d{y}"]
 
 /// `y = a + b` on slices.
 pub(crate) fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
-    for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
-        *y = a + b;
+    for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+        *y = scalar(a, b);
     }
+}
+
+/// `y = a + b` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(a: f64, b: f64) -> f64 {
+    a + b
+}
+
+/// The rule on one entry: `(da, db) += (g, g)`.
+#[inline(always)]
+pub(crate) fn scalar_grads(g: f64) -> [f64; 2] {
+    [g, g]
 }
 
 /// `dx += g`: the upstream passed through (also `sub`'s, `add_scalar`'s and `add_row`'s rule).

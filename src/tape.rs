@@ -324,6 +324,7 @@ impl Tape {
     }
 
     /// Number of nodes recorded.
+    #[inline]
     pub fn len(&self) -> usize {
         self.inner.borrow().nodes.len()
     }

@@ -38,7 +38,10 @@ pub(crate) fn split2(dx: GradOut<'_>, g: &[f64], v: &[f64], rule: fn(&[f64], &[f
 impl<'t> Var<'t> {
     /// Records an elementwise op whose output has this node's shape: on a 1×1 node, through the
     /// fast path of `ops/scalar.rs` if the op has one.
-    #[inline]
+    ///
+    /// Inlined into the op's method (so `op` is a constant there and the table folds away);
+    /// the general path is a call.
+    #[inline(always)]
     #[track_caller]
     pub(crate) fn unary(self, op: Op) -> Var<'t> {
         let (rows, cols) = {
@@ -57,6 +60,13 @@ impl<'t> Var<'t> {
             }
             x.shape()
         };
+        self.unary_general(op, rows, cols)
+    }
+
+    /// [`Var::unary`] off the fast path.
+    #[inline(never)]
+    #[track_caller]
+    fn unary_general(self, op: Op, rows: usize, cols: usize) -> Var<'t> {
         self.tape.record(op, [self], rows, cols)
     }
 
@@ -90,13 +100,29 @@ impl<'t> Var<'t> {
     /// Records `self ∘ other` for one of the four broadcasting ops (`op` is its same-shape
     /// variant, `f` the same op for [`broadcast`]): the 1×1 fast path for two scalars, `op` when
     /// the shapes are equal, otherwise the broadcast, or a panic naming both shapes.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     pub(crate) fn zip_or_broadcast(self, op: Op, f: Binary, other: Var<'t>) -> Var<'t> {
         match self.scalar_or_shapes(op, other) {
             Ok(y) => y,
-            Err([sa, sb]) if sa == sb => self.tape.record(op, [self, other], sa.0, sa.1),
-            Err([sa, sb]) => broadcast::record(f, self, other, sa, sb),
+            Err(shapes) => self.zip_or_broadcast_general(op, f, other, shapes),
+        }
+    }
+
+    /// [`Var::zip_or_broadcast`] off the fast path.
+    #[inline(never)]
+    #[track_caller]
+    fn zip_or_broadcast_general(
+        self,
+        op: Op,
+        f: Binary,
+        other: Var<'t>,
+        [sa, sb]: [Shape; 2],
+    ) -> Var<'t> {
+        if sa == sb {
+            self.tape.record(op, [self, other], sa.0, sa.1)
+        } else {
+            broadcast::record(f, self, other, sa, sb)
         }
     }
 }

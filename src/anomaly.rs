@@ -146,7 +146,7 @@ impl AnomalyState {
             let grad = &grads[n.range()];
             if grad.iter().any(|g| !g.is_finite()) {
                 let upstream = &grads[node.range()];
-                let upstream = summarize(node.rows, node.cols, upstream);
+                let upstream = summarize(node.rows(), node.cols(), upstream);
                 let anomaly = self.describe(
                     Phase::Backward,
                     id,
@@ -216,15 +216,15 @@ impl AnomalyState {
     ) -> Anomaly {
         let node = &nodes[id.index()];
         let (rows, cols) = match gradient_of {
-            Some((input, _)) => (nodes[input.index()].rows, nodes[input.index()].cols),
-            None => (node.rows, node.cols),
+            Some((input, _)) => (nodes[input.index()].rows(), nodes[input.index()].cols()),
+            None => (node.rows(), node.cols()),
         };
         let inputs = node
             .inputs
             .iter()
             .map(|&i| {
                 let n = &nodes[i.index()];
-                (i, summarize(n.rows, n.cols, &values[n.range()]))
+                (i, summarize(n.rows(), n.cols(), &values[n.range()]))
             })
             .collect();
         let location = match self.locations.get(id.index()) {

@@ -43,7 +43,7 @@ impl<'t> Gradients<'t> {
             ));
         }
         let n = &t.nodes[v.id.index()];
-        let (rows, cols, range) = (n.rows, n.cols, n.range());
+        let (rows, cols, range) = (n.rows(), n.cols(), n.range());
         if t.space.is_factored(v.id.0) {
             // kept factored by the sweep (the gradient under a width-1 dense layer)
             return MatRef::owned(t.grad(v.id.index()).into_owned(), rows, cols);
@@ -70,7 +70,7 @@ impl<'t> Var<'t> {
     pub fn value_ref(self) -> MatRef<'t> {
         let t = self.tape.inner.borrow();
         let n = &t.nodes[self.id.index()];
-        let (rows, cols, range) = (n.rows, n.cols, n.range());
+        let (rows, cols, range) = (n.rows(), n.cols(), n.range());
         MatRef::new(Ref::map(t, |t| &t.values[range]), rows, cols)
     }
 
@@ -83,10 +83,13 @@ impl<'t> Var<'t> {
     pub fn item(self) -> f64 {
         let t = self.tape.inner.borrow();
         let n = &t.nodes[self.id.index()];
-        if n.rows * n.cols != 1 {
+        if n.rows() * n.cols() != 1 {
             fail(format_args!(
                 "item: {} ({}) is {}x{}, not 1x1",
-                self.id, n.op, n.rows, n.cols
+                self.id,
+                n.op,
+                n.rows(),
+                n.cols()
             ));
         }
         t.values[n.offset]
@@ -102,8 +105,8 @@ impl<'t> Var<'t> {
         let n = &t.nodes[self.id.index()];
         // Through `Inner::grad`: a gradient the sweep kept as two factors is multiplied out.
         Some(Matrix::new(
-            n.rows,
-            n.cols,
+            n.rows(),
+            n.cols(),
             t.grad(self.id.index()).into_owned(),
         ))
     }
@@ -117,7 +120,7 @@ impl Inner {
         if !self.space.is_factored(index as u32) {
             return Cow::Borrowed(slot);
         }
-        let (col, row) = slot[..n.rows + n.cols].split_at(n.rows);
+        let (col, row) = slot[..n.rows() + n.cols()].split_at(n.rows());
         Cow::Owned(
             col.iter()
                 .flat_map(|c| row.iter().map(move |r| c * r))

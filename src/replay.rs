@@ -246,11 +246,11 @@ impl<'t> Replay<'t> {
         let mut t = self.tape.inner.borrow_mut();
         let index = self.leaf_index(&t, leaf, "set")?;
         let node = &t.nodes[index];
-        if values.len() != node.rows * node.cols {
+        if values.len() != node.rows() * node.cols() {
             return Err(ReplayError::Shape {
                 node: leaf.id,
-                rows: node.rows,
-                cols: node.cols,
+                rows: node.rows(),
+                cols: node.cols(),
                 given: format!("{} values", values.len()),
             });
         }
@@ -268,7 +268,7 @@ impl<'t> Replay<'t> {
         let shape = {
             let t = self.tape.inner.borrow();
             let index = self.leaf_index(&t, leaf, "set")?;
-            (t.nodes[index].rows, t.nodes[index].cols)
+            (t.nodes[index].rows(), t.nodes[index].cols())
         };
         if value.shape() != shape {
             return Err(ReplayError::Shape {
@@ -303,13 +303,13 @@ impl<'t> Replay<'t> {
             let node = &t.nodes[index];
             if !node.op.is_leaf() {
                 let (below, rest) = t.values.split_at_mut(node.offset);
-                let out = &mut rest[..node.rows * node.cols];
+                let out = &mut rest[..node.rows() * node.cols()];
                 let value = |i: usize| {
                     let n = &t.nodes[node.inputs[i].index()];
                     Operand {
                         value: &below[n.range()],
-                        rows: n.rows,
-                        cols: n.cols,
+                        rows: n.rows(),
+                        cols: n.cols(),
                     }
                 };
                 match node.op {

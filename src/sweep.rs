@@ -140,33 +140,43 @@ impl Tape {
         if watched {
             return t.sweep_watched(output, trace);
         }
-        // The plain sweep, with nothing to record or check per node.
-        for index in (0..=output.index()).rev() {
-            if !t.reach(index, output, true) {
-                continue;
-            }
-            let node = &t.nodes[index];
-            // Inputs always sit below the node's offset: split there to read the node's own
-            // gradient (the upstream) while writing its inputs' gradients.
-            let (below, rest) = t.grads.split_at_mut(node.offset);
-            let upstream = &rest[..node.rows * node.cols];
-            let mut cx = Backward::new(
-                index,
-                true,
-                &t.nodes,
-                &t.values,
-                below,
-                upstream,
-                &mut t.space,
-            );
-            ops::backward(node.op, &mut cx);
-        }
-        t.end_sweep(output);
+        t.sweep_plain(output);
         Ok(())
     }
 }
 
 impl Inner {
+    /// The sweep's loop when nothing watches it (no trace, no anomaly mode): a 1×1 node of an
+    /// elementwise op takes the fast path of `ops/scalar.rs`, any other the op's rule.
+    ///
+    /// The buffers are taken apart once, so the loop keeps them in registers: a scalar graph's
+    /// node costs only its bookkeeping.
+    fn sweep_plain(&mut self, output: NodeId) {
+        let Inner {
+            nodes,
+            values,
+            grads,
+            space,
+            ..
+        } = self;
+        let (nodes, values, grads) = (&nodes[..=output.index()], &values[..], &mut grads[..]);
+        for (index, node) in nodes.iter().enumerate().rev() {
+            if !reach(node, index == output.index(), grads, true) {
+                continue;
+            }
+            if node.is_scalar() && ops::scalar::backward(index, node, nodes, values, grads) {
+                continue;
+            }
+            // Inputs always sit below the node's offset: split there to read the node's own
+            // gradient (the upstream) while writing its inputs' gradients.
+            let (below, rest) = grads.split_at_mut(node.offset);
+            let upstream = &rest[..node.rows() * node.cols()];
+            let mut cx = Backward::new(index, true, nodes, values, below, upstream, space);
+            ops::backward(node.op, &mut cx);
+        }
+        self.end_sweep(output);
+    }
+
     /// Gets the gradient buffer ready for a sweep from `output`: zero-filled if `watched`, the
     /// seed in the output's slot, no gradient readable until the sweep ends.
     #[inline(always)]
@@ -197,27 +207,6 @@ impl Inner {
         self.sweeping = false;
     }
 
-    /// The sweep's visit to node `index`, on its way down from `output`: whether its rule runs.
-    ///
-    /// It runs if the node is the output or a rule that ran has passed it a gradient (its
-    /// [`Node::last_use`] mark, set by `Backward::grad_out`), and if a parameter flows into it
-    /// and it has a rule. A node the output does not depend on keeps a zero gradient (written
-    /// here when `zero_unreached`, i.e. when the buffer was not zero-filled). The mark is cleared
-    /// for the next sweep: every rule that could set it (the node's consumers) has run by now.
-    #[inline(always)]
-    fn reach(&mut self, index: usize, output: NodeId, zero_unreached: bool) -> bool {
-        let node = &self.nodes[index];
-        let reached = index == output.index() || node.last_use.get() != NO_USE;
-        node.last_use.set(NO_USE);
-        if !reached || !node.requires_grad {
-            if zero_unreached && index != output.index() {
-                self.grads[node.range()].fill(0.0);
-            }
-            return false;
-        }
-        !node.op.is_leaf() && node.op != Op::Detach
-    }
-
     /// The sweep's loop when something watches it, over a zero-filled buffer where every rule
     /// adds: with `trace`, each rule's contribution is recorded (see [`set_aside`]); in anomaly
     /// mode, the gradients each rule wrote are checked and the sweep stops at the first
@@ -228,12 +217,17 @@ impl Inner {
         mut trace: Option<&mut Vec<RawStep>>,
     ) -> Result<(), Box<Anomaly>> {
         for index in (0..=output.index()).rev() {
-            if !self.reach(index, output, false) {
+            if !reach(
+                &self.nodes[index],
+                index == output.index(),
+                &mut self.grads,
+                false,
+            ) {
                 continue;
             }
             let node = &self.nodes[index];
             let (below, rest) = self.grads.split_at_mut(node.offset);
-            let upstream = &rest[..node.rows * node.cols];
+            let upstream = &rest[..node.rows() * node.cols()];
             let mut added = if trace.is_some() {
                 set_aside(&self.nodes, node, below)
             } else {
@@ -277,6 +271,26 @@ impl Inner {
         self.end_sweep(output);
         Ok(())
     }
+}
+
+/// The sweep's visit to `node` on its way down from the output: whether its rule runs.
+///
+/// It runs if the node is the output or a rule that ran has passed it a gradient (its
+/// [`Node::last_use`] mark, set by `Backward::grad_out`), and if a parameter flows into it and it
+/// has a rule. A node the output does not depend on keeps a zero gradient (written here when
+/// `zero_unreached`, i.e. when the buffer was not zero-filled). The mark is cleared for the next
+/// sweep: every rule that could set it (the node's consumers) has run by now.
+#[inline(always)]
+fn reach(node: &Node, is_output: bool, grads: &mut [f64], zero_unreached: bool) -> bool {
+    let reached = is_output || node.last_use.get() != NO_USE;
+    node.last_use.set(NO_USE);
+    if !reached || !node.requires_grad {
+        if zero_unreached && !is_output {
+            grads[node.range()].fill(0.0);
+        }
+        return false;
+    }
+    !node.op.is_leaf() && node.op != Op::Detach
 }
 
 /// For a trace: sets aside the gradients of `node`'s inputs (each input once) and zeroes them, so

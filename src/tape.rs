@@ -40,15 +40,16 @@ impl fmt::Display for NodeId {
 }
 
 /// One recorded op: what it was, what it read, and where its output lives in the value buffer.
+///
+/// A scalar graph records tens of thousands of these per step, so the node is packed: the shape
+/// as two `u32` (read through [`Node::rows`], [`Node::cols`], [`Node::shape`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Node {
     pub(crate) op: Op,
     pub(crate) inputs: SmallVec<[NodeId; 3]>,
-    pub(crate) rows: usize,
-    pub(crate) cols: usize,
     pub(crate) offset: usize,
-    /// Whether any parameter flows into this node; backward does no work for nodes without one.
-    pub(crate) requires_grad: bool,
+    rows: u32,
+    cols: u32,
     /// During a reverse sweep: the first node of the sweep (the last on the tape) whose rule
     /// passed a gradient back to this one, or [`NO_USE`] if none has yet. A rule sets it when it
     /// asks for an input's gradient (`Backward::grad_out`), so it names only consumers the
@@ -57,15 +58,44 @@ pub(crate) struct Node {
     /// of adding to a zero-filled buffer. Between sweeps it is `NO_USE` on every node. (A `Cell`:
     /// rules mark their inputs through the shared view of the nodes they read.)
     pub(crate) last_use: Cell<u32>,
+    /// Whether any parameter flows into this node; backward does no work for nodes without one.
+    pub(crate) requires_grad: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Node>() == 64);
 
 /// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
 pub(crate) const NO_USE: u32 = u32::MAX;
 
 impl Node {
-    #[inline]
+    /// Rows of the node's value.
+    #[inline(always)]
+    pub(crate) fn rows(&self) -> usize {
+        self.rows as usize
+    }
+
+    /// Columns of the node's value.
+    #[inline(always)]
+    pub(crate) fn cols(&self) -> usize {
+        self.cols as usize
+    }
+
+    /// `(rows, cols)` of the node's value.
+    #[inline(always)]
+    pub(crate) fn shape(&self) -> (usize, usize) {
+        (self.rows(), self.cols())
+    }
+
+    /// Whether the node holds one number (the 1×1 fast paths of recording and the sweep).
+    #[inline(always)]
+    pub(crate) fn is_scalar(&self) -> bool {
+        (self.rows, self.cols) == (1, 1)
+    }
+
+    /// Where the node's value (and gradient) lives in the tape's buffers.
+    #[inline(always)]
     pub(crate) fn range(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + self.rows * self.cols
+        self.offset..self.offset + self.rows() * self.cols()
     }
 }
 
@@ -120,6 +150,32 @@ impl Inner {
         }
         self.used = end;
         &mut self.values[start..end]
+    }
+}
+
+impl Inner {
+    /// Appends a 1×1 op node of value `y` (the fast path of `ops/scalar.rs`, which computed it).
+    #[inline(always)]
+    pub(crate) fn push_scalar(
+        &mut self,
+        op: Op,
+        inputs: &[NodeId],
+        y: f64,
+        requires_grad: bool,
+        at: &'static Location<'static>,
+    ) -> NodeId {
+        let offset = self.used;
+        match self.values.get_mut(offset) {
+            Some(slot) => *slot = y,
+            None => self.values.push(y),
+        }
+        self.used = offset + 1;
+        let inputs = SmallVec::from_slice(inputs);
+        let id = push_node(&mut self.nodes, op, inputs, 1, 1, offset, requires_grad);
+        if self.anomaly.enabled {
+            self.anomaly.after_record(&self.nodes, &self.values, at);
+        }
+        id
     }
 }
 
@@ -268,6 +324,7 @@ impl Tape {
     }
 
     /// Number of nodes recorded.
+    #[inline]
     pub fn len(&self) -> usize {
         self.inner.borrow().nodes.len()
     }
@@ -368,8 +425,8 @@ impl Tape {
             requires_grad |= n.requires_grad;
             Operand {
                 value: &before[n.range()],
-                rows: n.rows,
-                cols: n.cols,
+                rows: n.rows(),
+                cols: n.cols(),
             }
         });
         ops::forward(op, &operands, &mut rest[..rows * cols]);
@@ -409,7 +466,10 @@ impl Tape {
     }
 }
 
-#[inline]
+/// Appends a node (its value is already in the value buffer, at `offset`) and returns its id.
+// Inline: every recorded node goes through it, and out of line it took and copied the node's
+// fields through the stack (callgrind, W1: ~60 instructions a node). The checks fail cold.
+#[inline(always)]
 pub(crate) fn push_node(
     nodes: &mut Vec<Node>,
     op: Op,
@@ -419,7 +479,12 @@ pub(crate) fn push_node(
     offset: usize,
     requires_grad: bool,
 ) -> NodeId {
-    let id = NodeId(u32::try_from(nodes.len()).expect("a tape holds at most 2^32 nodes"));
+    let Ok(id) = u32::try_from(nodes.len()) else {
+        too_large(op, "a tape holds at most 2^32 nodes")
+    };
+    let (Ok(rows), Ok(cols)) = (u32::try_from(rows), u32::try_from(cols)) else {
+        too_large(op, "a value has at most 2^32 rows and 2^32 columns")
+    };
     nodes.push(Node {
         op,
         inputs,
@@ -429,7 +494,14 @@ pub(crate) fn push_node(
         requires_grad,
         last_use: Cell::new(NO_USE),
     });
-    id
+    NodeId(id)
+}
+
+/// The panic of [`push_node`], out of its way.
+#[cold]
+#[inline(never)]
+fn too_large(op: Op, limit: &str) -> ! {
+    panic!("{op}: {limit}")
 }
 
 #[inline]
@@ -469,8 +541,7 @@ impl<'t> Var<'t> {
     /// `(rows, cols)` of the node's value.
     #[inline]
     pub fn shape(self) -> (usize, usize) {
-        let n = self.tape.node(self.id);
-        (n.rows, n.cols)
+        self.tape.node(self.id).shape()
     }
 
     /// The op that produced this node.
@@ -487,6 +558,6 @@ impl<'t> Var<'t> {
 impl fmt::Debug for Var<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.tape.node(self.id);
-        write!(f, "Var({} = {} {}x{})", self.id, n.op, n.rows, n.cols)
+        write!(f, "Var({} = {} {}x{})", self.id, n.op, n.rows(), n.cols())
     }
 }

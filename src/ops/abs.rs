@@ -47,17 +47,29 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ sign({a}) (0 at 0)"
 
 /// `y = |x|` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x.abs();
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
+    }
+}
+
+/// `y = |x|` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    x.abs()
+}
+
+/// The rule on one entry: `dx += g · sign(x)`, 0 at 0.
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        g * x.signum()
     }
 }
 
 /// `dx += g ⊙ sign(x)` on slices (`f64::signum` is 1 at +0, hence the test for 0).
 #[inline(always)]
 fn grad(g: &[f64], x: &[f64], dx: GradOut<'_>) {
-    dx.add(
-        g.iter()
-            .zip(x)
-            .map(|(&g, &x)| if x == 0.0 { 0.0 } else { g * x.signum() }),
-    );
+    dx.add(g.iter().zip(x).map(|(&g, &x)| scalar_grad(g, x)));
 }

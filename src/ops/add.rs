@@ -8,6 +8,7 @@
 use std::ops::Add;
 
 use super::broadcast::{self, Binary};
+use super::elementwise::Shape;
 use super::{map2, split1, Backward, GradOut, Op, Operand};
 use crate::tape::Var;
 
@@ -21,20 +22,28 @@ impl<'t> Add for Var<'t> {
     ///
     /// # Panics
     /// If the shapes neither match nor broadcast, naming both shapes and the caller's line.
-    #[inline]
+    #[inline(always)]
     #[track_caller]
     fn add(self, other: Var<'t>) -> Var<'t> {
-        self.tape.check_owner("add", other);
-        let ((ar, ac), (br, bc)) = (self.shape(), other.shape());
-        if (ar, ac) == (br, bc) {
-            self.zip(Op::Add, other)
-        } else if br == 1 && bc == ac {
-            self.add_row(other)
-        } else if ar == 1 && ac == bc {
-            other.add_row(self)
-        } else {
-            broadcast::record(Binary::Add, self, other, (ar, ac), (br, bc))
+        match self.scalar_or_shapes(Op::Add, other) {
+            Ok(y) => y,
+            Err(shapes) => add_general(self, other, shapes),
         }
+    }
+}
+
+/// `a + b` off the 1×1 fast path: same shapes, a bias row, or a broadcast.
+#[inline(never)]
+#[track_caller]
+fn add_general<'t>(a: Var<'t>, b: Var<'t>, [(ar, ac), (br, bc)]: [Shape; 2]) -> Var<'t> {
+    if (ar, ac) == (br, bc) {
+        a.tape.record(Op::Add, [a, b], ar, ac)
+    } else if br == 1 && bc == ac {
+        a.add_row(b)
+    } else if ar == 1 && ac == bc {
+        b.add_row(a)
+    } else {
+        broadcast::record(Binary::Add, a, b, (ar, ac), (br, bc))
     }
 }
 
@@ -60,9 +69,21 @@ pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y}", "dL/d{b} += dL/d{y}"]
 
 /// `y = a + b` on slices.
 pub(crate) fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
-    for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
-        *y = a + b;
+    for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+        *y = scalar(a, b);
     }
+}
+
+/// `y = a + b` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(a: f64, b: f64) -> f64 {
+    a + b
+}
+
+/// The rule on one entry: `(da, db) += (g, g)`.
+#[inline(always)]
+pub(crate) fn scalar_grads(g: f64) -> [f64; 2] {
+    [g, g]
 }
 
 /// `dx += g`: the upstream passed through (also `sub`'s, `add_scalar`'s and `add_row`'s rule).

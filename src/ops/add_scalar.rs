@@ -59,9 +59,21 @@ impl<'t> Sub<Var<'t>> for f64 {
 
 /// Forward: `y = x + c`.
 pub(crate) fn forward(c: f64, x: &[Operand<'_>], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x[0].value) {
-        *y = x + c;
+    for (y, &x) in y.iter_mut().zip(x[0].value) {
+        *y = scalar(c, x);
     }
+}
+
+/// `y = x + c` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(c: f64, x: f64) -> f64 {
+    x + c
+}
+
+/// The rule on one entry: `dx += g` (as `add::pass_through` on a slice).
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64) -> f64 {
+    g
 }
 
 /// Backward: `dx += g` (a constant shifts the value, not its slope).

@@ -80,7 +80,7 @@ impl<'a> Backward<'a> {
     /// `(rows, cols)` of input `i`.
     pub(crate) fn input_shape(&self, i: usize) -> (usize, usize) {
         let n = self.input_node(i);
-        (n.rows, n.cols)
+        (n.rows(), n.cols())
     }
 
     /// How many inputs this node has.
@@ -90,7 +90,7 @@ impl<'a> Backward<'a> {
 
     /// `(rows, cols)` of this node (of its output, and of the upstream gradient).
     pub(crate) fn shape(&self) -> (usize, usize) {
-        (self.node.rows, self.node.cols)
+        (self.node.rows(), self.node.cols())
     }
 
     /// This node's own (saved) output value.
@@ -128,7 +128,7 @@ impl<'a> Backward<'a> {
         // No rule has passed it a gradient yet in this sweep: this is its first live consumer.
         let can = n.last_use.get() == NO_USE
             && matches!(n.op, Op::Linear(_))
-            && (n.rows, n.cols) == (m, k)
+            && (n.rows(), n.cols()) == (m, k)
             && self.only_use(i);
         if can {
             let slot = &mut self.grads[n.range()];
@@ -161,7 +161,7 @@ impl<'a> Backward<'a> {
         if !self.space.is_factored(self.index) {
             return None;
         }
-        let (m, k) = (self.node.rows, self.node.cols);
+        let (m, k) = (self.node.rows(), self.node.cols());
         Some(self.upstream[..m + k].split_at(m))
     }
 

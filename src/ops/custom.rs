@@ -321,7 +321,7 @@ impl Tape {
             .map(|v| {
                 let n = &t.nodes[v.id.index()];
                 requires_grad |= n.requires_grad;
-                MatView::new(&before[n.range()], n.rows, n.cols)
+                MatView::new(&before[n.range()], n.rows(), n.cols())
             })
             .collect();
         op.forward(&views, &mut rest[..rows * cols]);

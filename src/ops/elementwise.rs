@@ -1,9 +1,11 @@
-//! What the elementwise ops share: recording an op whose output has its input's shape, and
-//! running an elementwise kernel or rule on two threads when the matrix is large (each entry is
+//! What the elementwise ops share: recording an op whose output has its input's shape (through
+//! the 1×1 fast path of `ops/scalar.rs` when it has one), and running an elementwise kernel or rule on two threads when the matrix is large (each entry is
 //! computed the same way wherever the cut falls, so the numbers never depend on it).
 
+use std::panic::Location;
+
 use super::broadcast::{self, Binary};
-use super::{GradOut, Op, Operand};
+use super::{scalar, GradOut, Op, Operand};
 use crate::kernels::pool::halves;
 use crate::tape::{fail, Var};
 
@@ -34,36 +36,89 @@ pub(crate) fn split2(dx: GradOut<'_>, g: &[f64], v: &[f64], rule: fn(&[f64], &[f
 }
 
 impl<'t> Var<'t> {
-    /// Records an elementwise op whose output has this node's shape.
-    #[inline]
+    /// Records an elementwise op whose output has this node's shape: on a 1×1 node, through the
+    /// fast path of `ops/scalar.rs` if the op has one.
+    ///
+    /// Inlined into the op's method (so `op` is a constant there and the table folds away);
+    /// the general path is a call.
+    #[inline(always)]
     #[track_caller]
     pub(crate) fn unary(self, op: Op) -> Var<'t> {
-        let (rows, cols) = self.shape();
+        let (rows, cols) = {
+            let mut guard = self.tape.inner.borrow_mut();
+            let t = &mut *guard;
+            let x = &t.nodes[self.id.index()];
+            if x.is_scalar() {
+                if let Some(y) = scalar::forward1(op, t.values[x.offset]) {
+                    let requires_grad = x.requires_grad;
+                    let id = t.push_scalar(op, &[self.id], y, requires_grad, Location::caller());
+                    return Var {
+                        id,
+                        tape: self.tape,
+                    };
+                }
+            }
+            x.shape()
+        };
+        self.unary_general(op, rows, cols)
+    }
+
+    /// [`Var::unary`] off the fast path.
+    #[inline(never)]
+    #[track_caller]
+    fn unary_general(self, op: Op, rows: usize, cols: usize) -> Var<'t> {
         self.tape.record(op, [self], rows, cols)
     }
 
-    /// Records an op of two same-shaped operands whose output has that shape too.
-    #[inline]
+    /// Records `self ∘ other` for a binary op of `ops/scalar.rs` if both are 1×1 (one borrow of
+    /// the tape, no operands, no dispatch); otherwise returns both shapes for the caller to
+    /// choose the general path.
+    ///
+    /// # Panics
+    /// If `other` belongs to another tape, naming `op`.
+    #[inline(always)]
     #[track_caller]
-    pub(crate) fn zip(self, op: Op, other: Var<'t>) -> Var<'t> {
-        let (rows, cols) = same_shape(op, self, other);
-        self.tape.record(op, [self, other], rows, cols)
+    pub(crate) fn scalar_or_shapes(self, op: Op, other: Var<'t>) -> Result<Var<'t>, [Shape; 2]> {
+        check_owner(op, self, other);
+        let mut guard = self.tape.inner.borrow_mut();
+        let t = &mut *guard;
+        let (a, b) = (&t.nodes[self.id.index()], &t.nodes[other.id.index()]);
+        if a.is_scalar() && b.is_scalar() {
+            if let Some(y) = scalar::forward2(op, t.values[a.offset], t.values[b.offset]) {
+                let requires_grad = a.requires_grad || b.requires_grad;
+                let inputs = [self.id, other.id];
+                let id = t.push_scalar(op, &inputs, y, requires_grad, Location::caller());
+                return Ok(Var {
+                    id,
+                    tape: self.tape,
+                });
+            }
+        }
+        Err([a.shape(), b.shape()])
     }
-}
 
-impl<'t> Var<'t> {
     /// Records `self ∘ other` for one of the four broadcasting ops (`op` is its same-shape
-    /// variant, `f` the same op for [`broadcast`]): `op` when the shapes are equal, with the same
-    /// one check as [`Var::zip`]; otherwise the broadcast, or a panic naming both shapes.
-    #[inline]
+    /// variant, `f` the same op for [`broadcast`]): the 1×1 fast path for two scalars, `op` when
+    /// the shapes are equal, otherwise the broadcast, or a panic naming both shapes.
+    #[inline(always)]
     #[track_caller]
     pub(crate) fn zip_or_broadcast(self, op: Op, f: Binary, other: Var<'t>) -> Var<'t> {
-        check_owner(op, self, other);
-        let (sa, sb) = {
-            let t = self.tape.inner.borrow();
-            let (na, nb) = (&t.nodes[self.id.index()], &t.nodes[other.id.index()]);
-            ((na.rows, na.cols), (nb.rows, nb.cols))
-        };
+        match self.scalar_or_shapes(op, other) {
+            Ok(y) => y,
+            Err(shapes) => self.zip_or_broadcast_general(op, f, other, shapes),
+        }
+    }
+
+    /// [`Var::zip_or_broadcast`] off the fast path.
+    #[inline(never)]
+    #[track_caller]
+    fn zip_or_broadcast_general(
+        self,
+        op: Op,
+        f: Binary,
+        other: Var<'t>,
+        [sa, sb]: [Shape; 2],
+    ) -> Var<'t> {
         if sa == sb {
             self.tape.record(op, [self, other], sa.0, sa.1)
         } else {
@@ -71,6 +126,9 @@ impl<'t> Var<'t> {
         }
     }
 }
+
+/// `(rows, cols)`.
+pub(crate) type Shape = (usize, usize);
 
 /// Panics unless `b` is a handle of `a`'s tape, naming `op`. The name is looked up only to fail:
 /// [`Op::name`] is a large `match`, not always inlined, and recording is the hot path of a
@@ -91,8 +149,7 @@ pub(crate) fn same_shape<'t>(op: Op, a: Var<'t>, b: Var<'t>) -> (usize, usize) {
     // Both shapes under one borrow: on a scalar graph this check is a good part of a node's cost.
     let ((ar, ac), (br, bc)) = {
         let t = a.tape.inner.borrow();
-        let (na, nb) = (&t.nodes[a.id.index()], &t.nodes[b.id.index()]);
-        ((na.rows, na.cols), (nb.rows, nb.cols))
+        (t.nodes[a.id.index()].shape(), t.nodes[b.id.index()].shape())
     };
     if (ar, ac) != (br, bc) {
         fail(format_args!(

@@ -32,7 +32,19 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ {y}"];
 
 /// `y = eˣ` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x.exp();
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
     }
+}
+
+/// `y = eˣ` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    x.exp()
+}
+
+/// The rule on one entry: `dx += g · y` (as `mul::times` on a slice).
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, y: f64) -> f64 {
+    g * y
 }

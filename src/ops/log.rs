@@ -32,7 +32,13 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊘ {a}"];
 
 /// `y = ln x` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x.ln();
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
     }
+}
+
+/// `y = ln x` on one entry (also the 1×1 fast path of recording, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    x.ln()
 }

@@ -9,7 +9,9 @@
 //! This module is the table of contents: the closed [`Op`] enum (adding a variant without a rule
 //! does not compile) and the forward and backward dispatch, one line per op; `ops/names.rs`
 //! holds each op's name and the dispatch of its rule texts. `ops/context.rs` says what an
-//! op's code may read and write; `ops/elementwise.rs` holds what elementwise ops share. Ops made
+//! op's code may read and write; `ops/elementwise.rs` holds what elementwise ops share;
+//! `ops/scalar.rs` is the 1×1 fast path, a table calling each elementwise op's `scalar` (its
+//! value on one entry) and `scalar_grad` (its rule on one entry), which its slice loops use too. Ops made
 //! of other ops (`-x`, `c - x`, `c / x`) have no rule of their own.
 
 use crate::kernels::Activation;
@@ -17,6 +19,7 @@ use crate::kernels::Activation;
 mod context;
 mod elementwise;
 mod names;
+pub(crate) mod scalar;
 
 pub(crate) mod abs;
 pub(crate) mod add;

@@ -51,9 +51,21 @@ pub(crate) const RULES: [&str; 2] = ["dL/d{a} += dL/d{y} ⊙ {b}", "dL/d{b} += d
 
 /// `y = a ⊙ b` on slices.
 fn values(a: &[f64], b: &[f64], y: &mut [f64]) {
-    for ((y, a), b) in y.iter_mut().zip(a).zip(b) {
-        *y = a * b;
+    for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+        *y = scalar(a, b);
     }
+}
+
+/// `y = a · b` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(a: f64, b: f64) -> f64 {
+    a * b
+}
+
+/// The rule on one entry: `(da, db) += (g · b, g · a)`, as [`times`] computes each.
+#[inline(always)]
+pub(crate) fn scalar_grads(g: f64, a: f64, b: f64) -> [f64; 2] {
+    [g * b, g * a]
 }
 
 /// `dx += g ⊙ other` (also `exp`'s rule, with `other = y`).

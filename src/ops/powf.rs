@@ -18,9 +18,15 @@ impl<'t> Var<'t> {
 
 /// Forward: `y = xᵖ`.
 pub(crate) fn forward(p: f64, x: &[Operand<'_>], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x[0].value) {
-        *y = x.powf(p);
+    for (y, &x) in y.iter_mut().zip(x[0].value) {
+        *y = scalar(p, x);
     }
+}
+
+/// `y = xᵖ` on one entry (also the 1×1 fast path of recording, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(p: f64, x: f64) -> f64 {
+    x.powf(p)
 }
 
 /// Backward: `dx += g ⊙ p·xᵖ⁻¹` (nothing at `p = 0`: the derivative of a constant).

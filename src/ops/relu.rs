@@ -33,16 +33,32 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ [{y} > 0]"];
 /// `y = max(x on slices.
 fn values(x: &[f64], y: &mut [f64]) {
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = if x < 0.0 { 0.0 } else { x };
+        *y = scalar(x);
+    }
+}
+
+/// `y = max(x, 0)` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// The rule on one entry: `dx += g · [y > 0]`.
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, y: f64) -> f64 {
+    if y > 0.0 {
+        g
+    } else {
+        0.0
     }
 }
 
 /// `dx += g ⊙ [y > 0]` on slices.
 #[inline(always)]
 fn grad(g: &[f64], y: &[f64], dx: GradOut<'_>) {
-    dx.add(
-        g.iter()
-            .zip(y)
-            .map(|(&g, &y)| if y > 0.0 { g } else { 0.0 }),
-    );
+    dx.add(g.iter().zip(y).map(|(&g, &y)| scalar_grad(g, y)));
 }

@@ -69,8 +69,8 @@ impl<'t> Div<Var<'t>> for f64 {
 
 /// Forward: `y = c · x`.
 pub(crate) fn forward(c: f64, x: &[Operand<'_>], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x[0].value) {
-        *y = c * x;
+    for (y, &x) in y.iter_mut().zip(x[0].value) {
+        *y = scalar(c, x);
     }
 }
 
@@ -79,9 +79,21 @@ pub(crate) fn forward(c: f64, x: &[Operand<'_>], y: &mut [f64]) {
 pub(crate) fn backward(c: f64, cx: &mut Backward<'_>) {
     let g = cx.upstream;
     if let Some(dx) = cx.grad_out(0) {
-        dx.halves(1, |s, dx| dx.add(g[s..].iter().map(|g| c * g)));
+        dx.halves(1, |s, dx| dx.add(g[s..].iter().map(|&g| scalar_grad(c, g))));
     }
 }
 
 /// The rule per input, as the backward trace prints it (`docs/chain-rule.md` derives it).
+/// `y = c · x` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(c: f64, x: f64) -> f64 {
+    c * x
+}
+
+/// The rule on one entry: `dx += c · g`.
+#[inline(always)]
+pub(crate) fn scalar_grad(c: f64, g: f64) -> f64 {
+    c * g
+}
+
 pub(crate) const RULES: [&str; 1] = ["dL/d{a} += {c} · dL/d{y}"];

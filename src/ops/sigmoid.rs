@@ -33,13 +33,25 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ {y} ⊙ (1 − {y})
 
 /// `y = σ(x)` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = sigmoid(*x);
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
     }
+}
+
+/// `y = σ(x)` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    sigmoid(x)
+}
+
+/// The rule on one entry: `dx += g · y · (1 − y)`.
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, y: f64) -> f64 {
+    g * y * (1.0 - y)
 }
 
 /// `dx += g ⊙ y ⊙ (1 − y)` on slices.
 #[inline(always)]
 fn grad(g: &[f64], y: &[f64], dx: GradOut<'_>) {
-    dx.add(g.iter().zip(y).map(|(g, y)| g * y * (1.0 - y)));
+    dx.add(g.iter().zip(y).map(|(&g, &y)| scalar_grad(g, y)));
 }

@@ -50,13 +50,25 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊘ (2 {y})"];
 
 /// `y = √x` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x.sqrt();
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
     }
+}
+
+/// `y = √x` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    x.sqrt()
+}
+
+/// The rule on one entry: `dx += g / (2y)`.
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, y: f64) -> f64 {
+    g / (2.0 * y)
 }
 
 /// `dx += g ⊘ (2y)` on slices.
 #[inline(always)]
 fn grad(g: &[f64], y: &[f64], dx: GradOut<'_>) {
-    dx.add(g.iter().zip(y).map(|(g, y)| g / (2.0 * y)));
+    dx.add(g.iter().zip(y).map(|(&g, &y)| scalar_grad(g, y)));
 }

@@ -31,13 +31,25 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ 2{a}"];
 
 /// `y = x²` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x * x;
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
     }
+}
+
+/// `y = x²` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    x * x
+}
+
+/// The rule on one entry: `dx += g · 2x`.
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, x: f64) -> f64 {
+    g * 2.0 * x
 }
 
 /// `dx += g ⊙ 2x` on slices.
 #[inline(always)]
 fn grad(g: &[f64], x: &[f64], dx: GradOut<'_>) {
-    dx.add(g.iter().zip(x).map(|(g, x)| g * 2.0 * x));
+    dx.add(g.iter().zip(x).map(|(&g, &x)| scalar_grad(g, x)));
 }

@@ -32,13 +32,25 @@ pub(crate) const RULES: [&str; 1] = ["dL/d{a} += dL/d{y} ⊙ (1 − {y}²)"];
 
 /// `y = tanh x` on slices.
 fn values(x: &[f64], y: &mut [f64]) {
-    for (y, x) in y.iter_mut().zip(x) {
-        *y = x.tanh();
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = scalar(x);
     }
+}
+
+/// `y = tanh x` on one entry (also the 1×1 fast path, `ops/scalar.rs`).
+#[inline(always)]
+pub(crate) fn scalar(x: f64) -> f64 {
+    x.tanh()
+}
+
+/// The rule on one entry: `dx += g · (1 − y²)`.
+#[inline(always)]
+pub(crate) fn scalar_grad(g: f64, y: f64) -> f64 {
+    g * (1.0 - y * y)
 }
 
 /// `dx += g ⊙ (1 − y²)` on slices.
 #[inline(always)]
 fn grad(g: &[f64], y: &[f64], dx: GradOut<'_>) {
-    dx.add(g.iter().zip(y).map(|(g, y)| g * (1.0 - y * y)));
+    dx.add(g.iter().zip(y).map(|(&g, &y)| scalar_grad(g, y)));
 }

@@ -56,8 +56,9 @@ pub fn to_graph(tape: &Tape) -> DiGraph<NodeView, usize> {
     let t = tape.inner.borrow();
     let mut graph = DiGraph::with_capacity(t.nodes.len(), t.nodes.len() * 2);
     for (i, n) in t.nodes.iter().enumerate() {
-        let value = Matrix::new(n.rows, n.cols, t.values[n.range()].to_vec());
-        let grad = (i < t.grads_for).then(|| Matrix::new(n.rows, n.cols, t.grad(i).into_owned()));
+        let value = Matrix::new(n.rows(), n.cols(), t.values[n.range()].to_vec());
+        let grad =
+            (i < t.grads_for).then(|| Matrix::new(n.rows(), n.cols(), t.grad(i).into_owned()));
         let view = NodeView {
             id: NodeId(i as u32),
             op: n.op,

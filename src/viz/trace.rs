@@ -78,7 +78,7 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
     let node = &t.nodes[step.node.index()];
     let matrix = |id: NodeId| {
         let n = &t.nodes[id.index()];
-        Matrix::new(n.rows, n.cols, t.values[n.range()].to_vec())
+        Matrix::new(n.rows(), n.cols(), t.values[n.range()].to_vec())
     };
     let mut values = vec![(step.node.to_string(), matrix(step.node))];
     for &input in &node.inputs {
@@ -110,7 +110,7 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
             TraceTerm {
                 input,
                 rule: rules.join("  and  "),
-                added: Matrix::new(n.rows, n.cols, added),
+                added: Matrix::new(n.rows(), n.cols(), added),
             }
         })
         .collect();
@@ -118,7 +118,7 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
         call: call_text(step.node, node.op, node.inputs.iter().copied()),
         node: step.node,
         op: node.op,
-        upstream: Matrix::new(node.rows, node.cols, step.upstream),
+        upstream: Matrix::new(node.rows(), node.cols(), step.upstream),
         values,
         terms,
     }

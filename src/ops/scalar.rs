@@ -1,0 +1,101 @@
+//! The 1×1 fast path: an elementwise op on scalars, recorded and differentiated without the
+//! slice machinery (operands, the two-thread check, the rule context).
+//!
+//! On a micrograd-style graph every node is 1×1 and a node's whole cost is its bookkeeping, so
+//! recording (`Tape::record_scalar`) and the plain sweep (`Tape::sweep`) ask this table first.
+//! It holds no arithmetic of its own: each line calls the op's `scalar` (its value on one entry)
+//! and `scalar_grad`/`scalar_grads` (its rule on one entry) in `ops/<op>.rs`, the same functions
+//! the op's slice loops run on every entry, so both paths compute the same numbers, bit for bit.
+//!
+//! An op not listed takes the general path. Left out on purpose: `div`, `log` and `powf`, whose
+//! rules add into a zero-filled gradient (`0 + c`, which turns a `−0` into `+0`) where the
+//! fast path writes `c`; `detach` (no rule); and every op whose output shape is not its
+//! inputs' (a 1×1 `sum` or `matmul` may read larger inputs).
+
+use super::{abs, add, add_scalar, div, exp, log, mul, powf, relu, scale, sigmoid, sqrt, square};
+use super::{sub, tanh, Op};
+use crate::tape::{Node, NodeId, NO_USE};
+
+/// `op`'s value on one entry `x`, for the unary ops of the table; `None` for the others.
+#[inline(always)]
+pub(crate) fn forward1(op: Op, x: f64) -> Option<f64> {
+    Some(match op {
+        Op::Scale(c) => scale::scalar(c, x),
+        Op::AddScalar(c) => add_scalar::scalar(c, x),
+        Op::Exp => exp::scalar(x),
+        Op::Log => log::scalar(x),
+        Op::Powf(p) => powf::scalar(p, x),
+        Op::Square => square::scalar(x),
+        Op::Sigmoid => sigmoid::scalar(x),
+        Op::Relu => relu::scalar(x),
+        Op::Tanh => tanh::scalar(x),
+        Op::Sqrt => sqrt::scalar(x),
+        Op::Abs => abs::scalar(x),
+        _ => return None,
+    })
+}
+
+/// `op`'s value on one entry of each operand, for the binary ops of the table; `None` for the
+/// others.
+#[inline(always)]
+pub(crate) fn forward2(op: Op, a: f64, b: f64) -> Option<f64> {
+    Some(match op {
+        Op::Add => add::scalar(a, b),
+        Op::Sub => sub::scalar(a, b),
+        Op::Mul => mul::scalar(a, b),
+        Op::Div => div::scalar(a, b),
+        _ => return None,
+    })
+}
+
+/// The rule of the 1×1 `node`, number `index` on the tape (the sweep has checked that it runs): hands each input
+/// `upstream × local derivative`, as `ops::backward` would; `false` if its op is not in the
+/// table, and nothing was done.
+#[inline(always)]
+pub(crate) fn backward(
+    index: usize,
+    node: &Node,
+    nodes: &[Node],
+    values: &[f64],
+    grads: &mut [f64],
+) -> bool {
+    let inputs = node.inputs.as_slice();
+    let (g, y) = (grads[node.offset], values[node.offset]);
+    // The inputs of an elementwise op have its shape: one entry each.
+    let x = |k: usize| values[nodes[inputs[k].index()].offset];
+    let one = |d: f64| [d, 0.0];
+    let d = match node.op {
+        Op::Add => add::scalar_grads(g),
+        Op::Sub => sub::scalar_grads(g),
+        Op::Mul => mul::scalar_grads(g, x(0), x(1)),
+        Op::Scale(c) => one(scale::scalar_grad(c, g)),
+        Op::AddScalar(_) => one(add_scalar::scalar_grad(g)),
+        Op::Exp => one(exp::scalar_grad(g, y)),
+        Op::Square => one(square::scalar_grad(g, x(0))),
+        Op::Sigmoid => one(sigmoid::scalar_grad(g, y)),
+        Op::Relu => one(relu::scalar_grad(g, y)),
+        Op::Tanh => one(tanh::scalar_grad(g, y)),
+        Op::Sqrt => one(sqrt::scalar_grad(g, y)),
+        Op::Abs => one(abs::scalar_grad(g, x(0))),
+        _ => return false,
+    };
+    for (&input, d) in inputs.iter().zip(d) {
+        pass_back(nodes, grads, input, d, index as u32);
+    }
+    true
+}
+
+/// Adds `d` to `input`'s gradient, as `Backward::grad_out` and `GradOut::add` do for a plain
+/// sweep: nothing if no parameter flows into it; written outright by its first consumer (the
+/// mark [`Node::last_use`] says whether one came before), added by the next.
+#[inline(always)]
+fn pass_back(nodes: &[Node], grads: &mut [f64], input: NodeId, d: f64, by: u32) {
+    let n = &nodes[input.index()];
+    if !n.requires_grad {
+        return;
+    }
+    let first = n.last_use.get() == NO_USE;
+    n.last_use.set(by);
+    let slot = &mut grads[n.offset];
+    *slot = if first { d } else { *slot + d };
+}

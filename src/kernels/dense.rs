@@ -132,6 +132,10 @@ pub(crate) fn delta_pass(
         Some((x, dw)) => (x, Some(dw)),
         None => (&[][..], None),
     };
+    if n <= STACK_ROW && m * n <= SMALL_PASS {
+        small_pass(activation, (n, k), g, a, x, delta, db, dw);
+        return;
+    }
     let pass = Pass {
         activation,
         n,
@@ -140,11 +144,24 @@ pub(crate) fn delta_pass(
         a,
         x,
     };
+    large_pass(&pass, m, delta, db, dw);
+}
+
+/// [`delta_pass`] past [`SMALL_PASS`]: on one thread or two.
+#[inline(never)]
+fn large_pass(
+    pass: &Pass<'_>,
+    m: usize,
+    delta: Option<&mut [f64]>,
+    db: Option<&mut [f64]>,
+    dw: Option<&mut [f64]>,
+) {
+    let (n, k) = (pass.n, pass.k);
     let one_thread = m * n < PARALLEL_ENTRIES || m < 2;
     if one_thread && n <= STACK_ROW {
-        // The lab's small layers: the δ row on the stack, no thread-local to look up per call.
+        // Small layers: the δ row on the stack, no thread-local to look up per call.
         let mut row = [0.0; STACK_ROW];
-        pass_rows(&pass, 0..m, delta, db, dw, &mut row[..n]);
+        pass_rows(pass, 0..m, delta, db, dw, &mut row[..n]);
         return;
     }
     PARTIAL.with(|partial| {
@@ -157,7 +174,7 @@ pub(crate) fn delta_pass(
         let (sums, rows) = partial[..len].split_at_mut(n + k * n);
         let (row0, row1) = rows.split_at_mut(n);
         if one_thread {
-            pass_rows(&pass, 0..m, delta, db, dw, row0);
+            pass_rows(pass, 0..m, delta, db, dw, row0);
             return;
         }
         let half = m.div_ceil(2);
@@ -176,7 +193,7 @@ pub(crate) fn delta_pass(
         join(
             || {
                 pass_rows(
-                    &pass,
+                    pass,
                     0..half,
                     delta0,
                     db.as_deref_mut(),
@@ -187,7 +204,7 @@ pub(crate) fn delta_pass(
             || {
                 let db1 = has_db.then_some(&mut *db1);
                 let dw1 = has_dw.then_some(&mut *dw1);
-                pass_rows(&pass, half..m, delta1, db1, dw1, row1)
+                pass_rows(pass, half..m, delta1, db1, dw1, row1)
             },
         );
         if let Some(db) = db {
@@ -201,6 +218,51 @@ pub(crate) fn delta_pass(
 
 /// Rows at most this wide keep a one-thread pass's δ row on the stack.
 const STACK_ROW: usize = 32;
+
+/// Passes over at most this many entries (of rows at most [`STACK_ROW`] wide) take
+/// [`small_pass`]: the lab's one-sample steps, whose passes have 1 to 4 entries.
+pub(crate) const SMALL_PASS: usize = 256;
+
+/// [`delta_pass`] on a few entries (at most [`SMALL_PASS`]): the arithmetic of [`pass_rows`],
+/// without the AVX-512 copy's dispatch, whose set-up costs more than a pass this size. Out of
+/// line, so that the compiler sees its slices as the distinct arguments they are and drops the
+/// overlap checks it would otherwise put before each short loop.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn small_pass(
+    activation: Activation,
+    (n, k): (usize, usize),
+    g: Upstream<'_>,
+    a: &[f64],
+    x: &[f64],
+    mut delta: Option<&mut [f64]>,
+    mut db: Option<&mut [f64]>,
+    mut dw: Option<&mut [f64]>,
+) {
+    let mut spare = [0.0; STACK_ROW];
+    for (i, a_row) in a.chunks_exact(n).enumerate() {
+        let d: &mut [f64] = match delta.as_deref_mut() {
+            Some(delta) => &mut delta[i * n..(i + 1) * n],
+            None => &mut spare[..n],
+        };
+        match g {
+            Upstream::Matrix(g) => grad_row(activation, &g[i * n..(i + 1) * n], a_row, d),
+            Upstream::Outer { col, row } => outer_grad_row(activation, col[i], row, a_row, d),
+        }
+        if let Some(db) = db.as_deref_mut() {
+            for (s, d) in db.iter_mut().zip(&*d) {
+                *s += d;
+            }
+        }
+        if let Some(dw) = dw.as_deref_mut() {
+            for (dw_row, x) in dw.chunks_exact_mut(n).zip(&x[i * k..(i + 1) * k]) {
+                for (s, d) in dw_row.iter_mut().zip(&*d) {
+                    *s += x * d;
+                }
+            }
+        }
+    }
+}
 
 thread_local! {
     /// The second thread's partial sums and each thread's δ row, reused by every pass.

@@ -146,8 +146,8 @@ pub fn gemm_by(
 }
 
 /// `C = f(A·B + b)`: [`gemm`] with a dense layer's bias and activation applied to each entry of
-/// `C` as it is finished (inside the packed kernel; in the same pass for thin products; in one
-/// pass afterwards for the rest).
+/// `C` as it is finished (row by row in the direct loop and the thin products; inside the
+/// packed kernel; in one pass afterwards for the rest).
 ///
 /// # Panics
 /// If a buffer's length does not match its shape, or the bias is not `n` long.

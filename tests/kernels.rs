@@ -108,6 +108,13 @@ fn threshold_shapes() -> Vec<(usize, usize, usize)> {
         (cube + 1, cube + 1, cube + 1),
         (SMALL_GEMM, 1, 1),
         (SMALL_GEMM + 1, 1, 1),
+        // The lab's 2-4-4-1 layers, one sample: forward and δ·Wᵀ.
+        (1, 2, 4),
+        (1, 4, 4),
+        (1, 4, 1),
+        // One row, at and just past the direct loop's limit.
+        (1, 16, 16),
+        (1, 16, 17),
         (64, THIN_K, 40),
         (64, THIN_K + 1, 40),
         (THIN_K, 300, 40),
@@ -240,6 +247,63 @@ fn gemm_on_a_reused_buffer_matches_over_several_calls() {
                 .map(|(c, w)| (c - w).abs())
                 .fold(0.0, f64::max);
             assert!(worst < 1e-12, "{m}x{k}x{n} step {step}: off by {worst}");
+        }
+    }
+}
+
+#[test]
+fn direct_loop_is_the_in_order_dot_product_on_both_sides_of_small_gemm() {
+    // Up to SMALL_GEMM multiply-adds, `Auto` runs the direct loop, which adds each entry's
+    // products in increasing p from 0 whatever its loop order: overwriting must give the naive
+    // product exactly, and accumulating the stale value plus it. Past the limit, only `Loop`
+    // still promises that order. Sizes 0 and 1 on every side, in every layout.
+    let mut rng = StdRng::seed_from_u64(5);
+    let shapes = [
+        (0, 0, 0),
+        (0, 3, 4),
+        (3, 0, 4),
+        (3, 4, 0),
+        (1, 0, 1),
+        (1, 1, 1),
+        (1, 2, 4),
+        (1, 4, 4),
+        (1, 4, 1),
+        (4, 1, 3),
+        (5, 7, 1),
+        (4, 8, 8),
+        (4, 8, 9),
+        (1, SMALL_GEMM, 1),
+        (1, SMALL_GEMM + 1, 1),
+        (2, 3, SMALL_GEMM / 6),
+        (2, 3, SMALL_GEMM / 6 + 1),
+    ];
+    for (m, k, n) in shapes {
+        let a: Vec<f64> = (0..m * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let b: Vec<f64> = (0..k * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let stale: Vec<f64> = (0..m * n).map(|_| rng.random_range(-9.0..9.0)).collect();
+        let want = naive(m, k, n, &a, &b);
+        let (at, bt) = (transpose(m, k, &a), transpose(k, n, &b));
+        let mut paths = vec![GemmPath::Loop];
+        if m * k * n <= SMALL_GEMM {
+            paths.push(GemmPath::Auto);
+        }
+        for path in paths {
+            for (a_buf, a_layout) in [(&a, Layout::AsIs), (&at, Layout::Transposed)] {
+                for (b_buf, b_layout) in [(&b, Layout::AsIs), (&bt, Layout::Transposed)] {
+                    let case = format!("{path:?} {m}x{k}x{n} {a_layout:?}·{b_layout:?}");
+                    let mut c = vec![f64::NAN; m * n];
+                    gemm_by(
+                        path, m, k, n, a_buf, a_layout, b_buf, b_layout, &mut c, false,
+                    );
+                    assert_eq!(c, want, "{case}, overwriting");
+                    let mut c = stale.clone();
+                    gemm_by(
+                        path, m, k, n, a_buf, a_layout, b_buf, b_layout, &mut c, true,
+                    );
+                    let sums: Vec<f64> = stale.iter().zip(&want).map(|(s, w)| s + w).collect();
+                    assert_eq!(c, sums, "{case}, accumulating");
+                }
+            }
         }
     }
 }

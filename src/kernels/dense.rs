@@ -132,6 +132,10 @@ pub(crate) fn delta_pass(
         Some((x, dw)) => (x, Some(dw)),
         None => (&[][..], None),
     };
+    if n <= STACK_ROW && m * n <= SMALL_PASS {
+        small_pass(activation, (n, k), g, a, x, delta, db, dw);
+        return;
+    }
     let pass = Pass {
         activation,
         n,
@@ -140,11 +144,24 @@ pub(crate) fn delta_pass(
         a,
         x,
     };
+    large_pass(&pass, m, delta, db, dw);
+}
+
+/// [`delta_pass`] past [`SMALL_PASS`]: on one thread or two.
+#[inline(never)]
+fn large_pass(
+    pass: &Pass<'_>,
+    m: usize,
+    delta: Option<&mut [f64]>,
+    db: Option<&mut [f64]>,
+    dw: Option<&mut [f64]>,
+) {
+    let (n, k) = (pass.n, pass.k);
     let one_thread = m * n < PARALLEL_ENTRIES || m < 2;
     if one_thread && n <= STACK_ROW {
-        // The lab's small layers: the δ row on the stack, no thread-local to look up per call.
+        // Small layers: the δ row on the stack, no thread-local to look up per call.
         let mut row = [0.0; STACK_ROW];
-        pass_rows(&pass, 0..m, delta, db, dw, &mut row[..n]);
+        pass_rows(pass, 0..m, delta, db, dw, &mut row[..n]);
         return;
     }
     PARTIAL.with(|partial| {
@@ -157,7 +174,7 @@ pub(crate) fn delta_pass(
         let (sums, rows) = partial[..len].split_at_mut(n + k * n);
         let (row0, row1) = rows.split_at_mut(n);
         if one_thread {
-            pass_rows(&pass, 0..m, delta, db, dw, row0);
+            pass_rows(pass, 0..m, delta, db, dw, row0);
             return;
         }
         let half = m.div_ceil(2);
@@ -176,7 +193,7 @@ pub(crate) fn delta_pass(
         join(
             || {
                 pass_rows(
-                    &pass,
+                    pass,
                     0..half,
                     delta0,
                     db.as_deref_mut(),
@@ -187,7 +204,7 @@ pub(crate) fn delta_pass(
             || {
                 let db1 = has_db.then_some(&mut *db1);
                 let dw1 = has_dw.then_some(&mut *dw1);
-                pass_rows(&pass, half..m, delta1, db1, dw1, row1)
+                pass_rows(pass, half..m, delta1, db1, dw1, row1)
             },
         );
         if let Some(db) = db {
@@ -201,6 +218,54 @@ pub(crate) fn delta_pass(
 
 /// Rows at most this wide keep a one-thread pass's δ row on the stack.
 const STACK_ROW: usize = 32;
+
+/// Passes over at most this many entries (of rows at most [`STACK_ROW`] wide) take
+/// [`small_pass`]: the lab's one-sample steps, whose passes have 1 to 4 entries.
+pub(crate) const SMALL_PASS: usize = 256;
+
+/// [`delta_pass`] on a few entries (at most [`SMALL_PASS`]): the arithmetic of [`pass_rows`],
+/// without the AVX-512 copy's dispatch, whose set-up costs more than a pass this size. Out of
+/// line, so that the compiler sees its slices as the distinct arguments they are and drops the
+/// overlap checks it would otherwise put before each short loop.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn small_pass(
+    activation: Activation,
+    (n, k): (usize, usize),
+    g: Upstream<'_>,
+    a: &[f64],
+    x: &[f64],
+    mut delta: Option<&mut [f64]>,
+    mut db: Option<&mut [f64]>,
+    mut dw: Option<&mut [f64]>,
+) {
+    if n == 0 {
+        return; // every buffer is empty
+    }
+    let mut spare = [0.0; STACK_ROW];
+    for (i, a_row) in a.chunks_exact(n).enumerate() {
+        let d: &mut [f64] = match delta.as_deref_mut() {
+            Some(delta) => &mut delta[i * n..(i + 1) * n],
+            None => &mut spare[..n],
+        };
+        match g {
+            Upstream::Matrix(g) => grad_row(activation, &g[i * n..(i + 1) * n], a_row, d),
+            Upstream::Outer { col, row } => outer_grad_row(activation, col[i], row, a_row, d),
+        }
+        if let Some(db) = db.as_deref_mut() {
+            for (s, d) in db.iter_mut().zip(&*d) {
+                *s += d;
+            }
+        }
+        if let Some(dw) = dw.as_deref_mut() {
+            for (dw_row, x) in dw.chunks_exact_mut(n).zip(&x[i * k..(i + 1) * k]) {
+                for (s, d) in dw_row.iter_mut().zip(&*d) {
+                    *s += x * d;
+                }
+            }
+        }
+    }
+}
 
 thread_local! {
     /// The second thread's partial sums and each thread's δ row, reused by every pass.
@@ -294,88 +359,4 @@ fn outer_grad_row(activation: Activation, c: f64, r: &[f64], a: &[f64], d: &mut 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::{delta_pass, Activation, Upstream};
-
-    #[test]
-    fn delta_pass_matches_a_naive_pass_on_one_thread_and_two() {
-        // 40x7 stays on one thread; 2100x16 is cut in two.
-        for (m, n, k) in [(40, 7, 3), (2100, 16, 2)] {
-            let a: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.37).sin()).collect();
-            let g: Vec<f64> = (0..m * n).map(|i| (i as f64 * 0.23).cos()).collect();
-            let x: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.71).sin()).collect();
-            let col: Vec<f64> = (0..m).map(|i| (i as f64 * 0.3).cos()).collect();
-            let row: Vec<f64> = (0..n).map(|j| 0.5 - 0.1 * j as f64).collect();
-            for f in [
-                Activation::Identity,
-                Activation::Sigmoid,
-                Activation::Relu,
-                Activation::Tanh,
-            ] {
-                for outer in [false, true] {
-                    let upstream = |i: usize, j: usize| {
-                        if outer {
-                            col[i] * row[j]
-                        } else {
-                            g[i * n + j]
-                        }
-                    };
-                    let want: Vec<f64> = (0..m * n)
-                        .map(|e| {
-                            let (i, j, y) = (e / n, e % n, a[e]);
-                            let d = upstream(i, j);
-                            match f {
-                                Activation::Identity => d,
-                                Activation::Sigmoid => d * y * (1.0 - y),
-                                Activation::Relu => {
-                                    if y > 0.0 {
-                                        d
-                                    } else {
-                                        0.0
-                                    }
-                                }
-                                Activation::Tanh => d * (1.0 - y * y),
-                            }
-                        })
-                        .collect();
-                    let want_db: Vec<f64> = (0..n)
-                        .map(|j| (0..m).map(|i| want[i * n + j]).sum())
-                        .collect();
-                    let want_dw: Vec<f64> = (0..k * n)
-                        .map(|e| (0..m).map(|i| x[i * k + e / n] * want[i * n + e % n]).sum())
-                        .collect();
-                    let g = if outer {
-                        Upstream::Outer {
-                            col: &col,
-                            row: &row,
-                        }
-                    } else {
-                        Upstream::Matrix(&g)
-                    };
-                    let (mut delta, mut db, mut dw) =
-                        (vec![f64::NAN; m * n], vec![1.0; n], vec![2.0; k * n]);
-                    delta_pass(
-                        f,
-                        n,
-                        g,
-                        &a,
-                        Some(&mut delta),
-                        Some(&mut db),
-                        Some((&x, &mut dw)),
-                    );
-                    assert_eq!(delta, want, "{m}x{n} {f:?} outer={outer}: delta");
-                    for (got, want) in db.iter().zip(&want_db) {
-                        assert!((got - (want + 1.0)).abs() < 1e-12 * m as f64, "db");
-                    }
-                    for (got, want) in dw.iter().zip(&want_dw) {
-                        assert!((got - (want + 2.0)).abs() < 1e-12 * m as f64, "dw");
-                    }
-                    // Without δ kept: the same sums.
-                    let (mut db2, mut dw2) = (vec![1.0; n], vec![2.0; k * n]);
-                    delta_pass(f, n, g, &a, None, Some(&mut db2), Some((&x, &mut dw2)));
-                    assert_eq!((db2, dw2), (db, dw), "{m}x{n} {f:?}: sums without delta");
-                }
-            }
-        }
-    }
-}
+mod tests;

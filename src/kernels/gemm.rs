@@ -90,6 +90,7 @@ fn packed_for_auto() -> bool {
 /// # Panics
 /// If a buffer's length does not match its shape.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn gemm(
     m: usize,
     k: usize,
@@ -120,6 +121,7 @@ pub fn gemm(
 /// # Panics
 /// If a buffer's length does not match its shape.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub fn gemm_by(
     path: GemmPath,
     m: usize,
@@ -144,12 +146,13 @@ pub fn gemm_by(
 }
 
 /// `C = f(A·B + b)`: [`gemm`] with a dense layer's bias and activation applied to each entry of
-/// `C` as it is finished (inside the packed kernel; in the same pass for thin products; in one
-/// pass afterwards for the rest).
+/// `C` as it is finished (row by row in the direct loop and the thin products; inside the
+/// packed kernel; in one pass afterwards for the rest).
 ///
 /// # Panics
 /// If a buffer's length does not match its shape, or the bias is not `n` long.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn gemm_epilogue(
     m: usize,
     k: usize,
@@ -196,7 +199,9 @@ fn finish_rows_body(rows: &mut [f64], n: usize, epilogue: Epilogue<'_>) {
     }
 }
 
-/// Every route of [`gemm_by`], with an epilogue.
+/// Every route of [`gemm_by`], with an epilogue: the direct loop here, inlined into the caller
+/// (a tiny product's cost is mostly call and routing overhead), every other route out of line.
+#[inline(always)]
 fn product(
     path: GemmPath,
     (m, k, n): (usize, usize, usize),
@@ -206,8 +211,8 @@ fn product(
     accumulate: bool,
     epilogue: Epilogue<'_>,
 ) {
-    // Real assertions, not debug ones: the unsafe call below relies on them. Checked products:
-    // wrapping ones would let huge sizes with short buffers through.
+    // Real assertions, not debug ones: the unsafe call in `routed` relies on them. Checked
+    // products: wrapping ones would let huge sizes with short buffers through.
     let fits = |len: usize, rows: usize, cols: usize| rows.checked_mul(cols) == Some(len);
     assert!(
         fits(a.len(), m, k) && fits(b.len(), k, n) && fits(c.len(), m, n),
@@ -218,6 +223,39 @@ fn product(
     );
     // Each factor pair fits in memory, but all three together may not fit in a usize.
     let madds = m.saturating_mul(k).saturating_mul(n);
+    let use_loop = match path {
+        GemmPath::Auto => madds <= SMALL_GEMM,
+        GemmPath::Loop => true,
+        GemmPath::Packed | GemmPath::MatrixMultiply => false,
+    };
+    if use_loop {
+        direct(k, n, (a, a_layout), (b, b_layout), c, accumulate, epilogue);
+    } else {
+        routed(
+            path,
+            (m, k, n),
+            (a, a_layout),
+            (b, b_layout),
+            c,
+            accumulate,
+            epilogue,
+        );
+    }
+}
+
+/// The routes of [`product`] past the direct loop: streaming loops, the packed kernel,
+/// matrixmultiply. The buffers have been checked against the shape.
+#[inline(never)]
+fn routed(
+    path: GemmPath,
+    (m, k, n): (usize, usize, usize),
+    (a, a_layout): (&[f64], Layout),
+    (b, b_layout): (&[f64], Layout),
+    c: &mut [f64],
+    accumulate: bool,
+    epilogue: Epilogue<'_>,
+) {
+    let madds = m.saturating_mul(k).saturating_mul(n);
     // (row stride, column stride) of each logical operand inside its row-major buffer.
     let (rsa, csa) = match a_layout {
         Layout::AsIs => (k, 1),
@@ -227,19 +265,14 @@ fn product(
         Layout::AsIs => (n, 1),
         Layout::Transposed => (1, k),
     };
-    let use_loop = match path {
-        GemmPath::Auto => madds <= SMALL_GEMM,
-        GemmPath::Loop => true,
-        GemmPath::Packed | GemmPath::MatrixMultiply => false,
-    };
-    if path == GemmPath::Auto && !use_loop && n == 1 {
+    if path == GemmPath::Auto && n == 1 {
         // A matrix–vector product (a width-1 output layer and its weight gradient): packing an
         // 8 MB matrix for one column costs more than the product.
         gemv(m, k, a, (rsa, csa), b, rsb, c, accumulate);
         finish(c, n, epilogue);
         return;
     }
-    if path == GemmPath::Auto && !use_loop && csb == 1 {
+    if path == GemmPath::Auto && csb == 1 {
         if k <= THIN_K {
             row_axpy_gemm(m, k, n, a, (rsa, csa), b, rsb, c, accumulate, epilogue);
             return;
@@ -254,11 +287,6 @@ fn product(
             finish(c, n, epilogue);
             return;
         }
-    }
-    if use_loop {
-        small_gemm(m, k, n, a, (rsa, csa), b, (rsb, csb), c, accumulate);
-        finish(c, n, epilogue);
-        return;
     }
     if path == GemmPath::Packed || (path == GemmPath::Auto && packed_for_auto()) {
         let a = packed::Strided {
@@ -275,7 +303,7 @@ fn product(
         return;
     }
     let beta = if accumulate { 1.0 } else { 0.0 };
-    // SAFETY: the assertion above gives the buffer sizes the strides assume: every index
+    // SAFETY: `product` checked the buffer sizes the strides assume: every index
     // `i*rsa + p*csa` (i < m, p < k) is inside `a`, likewise for `b` and `c`, and `c` does not
     // alias `a` or `b` because it is a distinct `&mut`.
     unsafe {
@@ -299,34 +327,93 @@ fn product(
     finish(c, n, epilogue);
 }
 
-/// The direct loop for tiny products: `C[i][j] (+)= Σ_p A[i][p]·B[p][j]`, summing `p` in order.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn small_gemm(
-    m: usize,
+/// The direct loop for tiny products: `C[i][j] (+)= Σ_p A[i][p]·B[p][j]`, each sum taken in
+/// increasing `p` from 0 (and only then added to `C` when accumulating), then the epilogue on
+/// each row of `C` as soon as the row is complete.
+///
+/// At a few dozen multiply-adds, index arithmetic and bounds checks cost more than the
+/// arithmetic, so row `i` of `A` is cut out once (contiguous as stored; every `m`-th entry from
+/// `i` when stored transposed) and [`row_product`] runs over slices of `B` it has cut once too.
+#[inline(always)]
+fn direct(
     k: usize,
     n: usize,
-    a: &[f64],
-    (rsa, csa): (usize, usize),
-    b: &[f64],
-    (rsb, csb): (usize, usize),
+    (a, a_layout): (&[f64], Layout),
+    (b, b_layout): (&[f64], Layout),
     c: &mut [f64],
     accumulate: bool,
+    epilogue: Epilogue<'_>,
 ) {
-    for i in 0..m {
-        let c_row = &mut c[i * n..(i + 1) * n];
-        for (j, c_ij) in c_row.iter_mut().enumerate() {
-            let mut dot = 0.0;
-            for p in 0..k {
-                dot += a[i * rsa + p * csa] * b[p * rsb + j * csb];
+    if n == 0 {
+        return;
+    }
+    let m = c.len() / n;
+    for (i, c_row) in c.chunks_exact_mut(n).enumerate() {
+        match a_layout {
+            Layout::AsIs => {
+                let a_row = a[i * k..(i + 1) * k].iter().copied();
+                row_product(a_row, (b, b_layout), c_row, accumulate);
             }
-            if accumulate {
-                *c_ij += dot;
-            } else {
-                *c_ij = dot;
+            Layout::Transposed => {
+                let a_row = a.iter().skip(i).step_by(m).copied();
+                row_product(a_row, (b, b_layout), c_row, accumulate);
+            }
+        }
+        epilogue.apply(c_row, 0);
+    }
+}
+
+/// One row of [`direct`]: `c_row[j] (+)= Σ_p a_row[p]·B[p][j]` over the `k` entries of `a_row`.
+#[inline(always)]
+fn row_product(
+    a_row: impl Iterator<Item = f64> + Clone,
+    (b, b_layout): (&[f64], Layout),
+    c_row: &mut [f64],
+    accumulate: bool,
+) {
+    let n = c_row.len();
+    match b_layout {
+        // Overwriting: the k rows of B, scaled, added into the row of C in turn. Entry j gets
+        // 0 + a₀·B[0][j] + a₁·B[1][j] + …, the same sums in the same order as a dot product.
+        Layout::AsIs if !accumulate => {
+            c_row.fill(0.0);
+            for (a_ip, b_row) in a_row.zip(b.chunks_exact(n)) {
+                for (c, b) in c_row.iter_mut().zip(b_row) {
+                    *c += a_ip * b;
+                }
+            }
+        }
+        // Accumulating: each dot product is summed on its own first, down column j of B.
+        Layout::AsIs => {
+            for (j, c) in c_row.iter_mut().enumerate() {
+                let b_col = b.iter().skip(j).step_by(n);
+                *c += dot(a_row.clone(), b_col.copied());
+            }
+        }
+        // Column j of B is row j of the buffer: a dot product of two runs.
+        Layout::Transposed => {
+            let k = b.len() / n;
+            for (j, c) in c_row.iter_mut().enumerate() {
+                let b_col = b[j * k..(j + 1) * k].iter().copied();
+                let sum = dot(a_row.clone(), b_col);
+                if accumulate {
+                    *c += sum;
+                } else {
+                    *c = sum;
+                }
             }
         }
     }
+}
+
+/// `Σ_p x[p]·y[p]`, in increasing `p` from 0.
+#[inline(always)]
+fn dot(x: impl Iterator<Item = f64>, y: impl Iterator<Item = f64>) -> f64 {
+    let mut sum = 0.0;
+    for (x, y) in x.zip(y) {
+        sum += x * y;
+    }
+    sum
 }
 
 #[cfg(test)]

@@ -62,9 +62,18 @@ fn packed_kernel_matches_naive_product_on_edges_blocks_and_threads() {
 #[test]
 fn epilogue_is_bias_then_activation_after_the_product_on_every_route() {
     use crate::kernels::Activation;
-    // The direct loop, row-axpy (k = 2), thin Aᵀ (m = 2), gemv (n = 1), the packed kernel on
-    // one thread with edge tiles, split by rows, and split by the inner size.
-    let mut shapes = vec![(3, 2, 4), (300, 2, 40), (2, 300, 40), (301, 40, 1)];
+    // Row-axpy (k = 2), thin Aᵀ (m = 2), gemv (n = 1), the packed kernel on one thread with
+    // edge tiles, split by rows, and split by the inner size.
+    // The direct loop on the lab's layers, with k = 0, and at and past its limit of 256.
+    let mut shapes = vec![
+        (3, 2, 4),
+        (1, 2, 4),
+        (1, 4, 1),
+        (3, 0, 4),
+        (4, 8, 8),
+        (4, 8, 9),
+    ];
+    shapes.extend([(300, 2, 40), (2, 300, 40), (301, 40, 1)]);
     shapes.extend([(130, 513, 40), (300, 256, 256), (64, 2048, 16)]);
     for (m, k, n) in shapes {
         let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();

@@ -8,10 +8,11 @@
 //! length, since every forward kernel overwrites its output), so after the first step of a
 //! training loop, recording and differentiating a step of the same shape allocates nothing.
 //!
-//! This file is the arena and the recording; the reverse sweep over it is in `sweep.rs`, reading
-//! a node's value and gradient in `grads.rs`, anomaly mode's switches in `anomaly.rs`.
+//! This file is the arena and the recording (a node itself is in `tape/node.rs`); the reverse
+//! sweep over it is in `sweep.rs`, reading a node's value and gradient in `grads.rs`, anomaly
+//! mode's switches in `anomaly.rs`.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
 
@@ -20,6 +21,9 @@ use smallvec::SmallVec;
 use crate::anomaly::AnomalyState;
 use crate::matrix::Matrix;
 use crate::ops::{self, Op, Operand};
+
+mod node;
+pub(crate) use node::{push_node, Node, NO_USE};
 
 /// The index of a node on its tape, in recording order. Printed as `n7`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,66 +40,6 @@ impl NodeId {
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "n{}", self.0)
-    }
-}
-
-/// One recorded op: what it was, what it read, and where its output lives in the value buffer.
-///
-/// A scalar graph records tens of thousands of these per step, so the node is packed: the shape
-/// as two `u32` (read through [`Node::rows`], [`Node::cols`], [`Node::shape`]).
-#[derive(Clone, Debug)]
-pub(crate) struct Node {
-    pub(crate) op: Op,
-    pub(crate) inputs: SmallVec<[NodeId; 3]>,
-    pub(crate) offset: usize,
-    rows: u32,
-    cols: u32,
-    /// During a reverse sweep: the first node of the sweep (the last on the tape) whose rule
-    /// passed a gradient back to this one, or [`NO_USE`] if none has yet. A rule sets it when it
-    /// asks for an input's gradient (`Backward::grad_out`), so it names only consumers the
-    /// output depends on: a node still at `NO_USE` when the sweep reaches it is on a dead branch,
-    /// and its rule does not run. The first rule to set it writes the gradient outright instead
-    /// of adding to a zero-filled buffer. Between sweeps it is `NO_USE` on every node. (A `Cell`:
-    /// rules mark their inputs through the shared view of the nodes they read.)
-    pub(crate) last_use: Cell<u32>,
-    /// Whether any parameter flows into this node; backward does no work for nodes without one.
-    pub(crate) requires_grad: bool,
-}
-
-const _: () = assert!(std::mem::size_of::<Node>() == 64);
-
-/// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
-pub(crate) const NO_USE: u32 = u32::MAX;
-
-impl Node {
-    /// Rows of the node's value.
-    #[inline(always)]
-    pub(crate) fn rows(&self) -> usize {
-        self.rows as usize
-    }
-
-    /// Columns of the node's value.
-    #[inline(always)]
-    pub(crate) fn cols(&self) -> usize {
-        self.cols as usize
-    }
-
-    /// `(rows, cols)` of the node's value.
-    #[inline(always)]
-    pub(crate) fn shape(&self) -> (usize, usize) {
-        (self.rows(), self.cols())
-    }
-
-    /// Whether the node holds one number (the 1×1 fast paths of recording and the sweep).
-    #[inline(always)]
-    pub(crate) fn is_scalar(&self) -> bool {
-        (self.rows, self.cols) == (1, 1)
-    }
-
-    /// Where the node's value (and gradient) lives in the tape's buffers.
-    #[inline(always)]
-    pub(crate) fn range(&self) -> std::ops::Range<usize> {
-        self.offset..self.offset + self.rows() * self.cols()
     }
 }
 
@@ -464,44 +408,6 @@ impl Tape {
     pub(crate) fn node(&self, id: NodeId) -> Ref<'_, Node> {
         Ref::map(self.inner.borrow(), |t| &t.nodes[id.index()])
     }
-}
-
-/// Appends a node (its value is already in the value buffer, at `offset`) and returns its id.
-// Inline: every recorded node goes through it, and out of line it took and copied the node's
-// fields through the stack (callgrind, W1: ~60 instructions a node). The checks fail cold.
-#[inline(always)]
-pub(crate) fn push_node(
-    nodes: &mut Vec<Node>,
-    op: Op,
-    inputs: SmallVec<[NodeId; 3]>,
-    rows: usize,
-    cols: usize,
-    offset: usize,
-    requires_grad: bool,
-) -> NodeId {
-    let Ok(id) = u32::try_from(nodes.len()) else {
-        too_large(op, "a tape holds at most 2^32 nodes")
-    };
-    let (Ok(rows), Ok(cols)) = (u32::try_from(rows), u32::try_from(cols)) else {
-        too_large(op, "a value has at most 2^32 rows and 2^32 columns")
-    };
-    nodes.push(Node {
-        op,
-        inputs,
-        rows,
-        cols,
-        offset,
-        requires_grad,
-        last_use: Cell::new(NO_USE),
-    });
-    NodeId(id)
-}
-
-/// The panic of [`push_node`], out of its way.
-#[cold]
-#[inline(never)]
-fn too_large(op: Op, limit: &str) -> ! {
-    panic!("{op}: {limit}")
 }
 
 #[inline]

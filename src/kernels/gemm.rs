@@ -4,7 +4,7 @@
 
 use super::dense::Epilogue;
 use super::stream::{gemv, row_axpy_gemm, thin_at_part};
-use super::{packed, pool};
+use super::{packed, pool, tiny};
 
 /// Logical layout of a matrix operand stored row-major: as it is, or read as its transpose.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +166,22 @@ pub(crate) fn gemm_epilogue(
 ) {
     if let Some(bias) = epilogue.bias {
         assert_eq!(bias.len(), n, "gemm: the bias is not 1x{n}");
+    }
+    let tiny = 1..=tiny::TINY;
+    if m == 1
+        && tiny.contains(&k)
+        && tiny.contains(&n)
+        && (a_layout, b_layout) == (Layout::AsIs, Layout::AsIs)
+    {
+        // One row of a small layer (a sample of the lab's network): sizes as constants.
+        let job = tiny::Forward {
+            f: epilogue.activation,
+            x: a,
+            w: b,
+            b: epilogue.bias,
+            y: c,
+        };
+        return tiny::with_sizes(k, n, job).expect("sizes in 1..=TINY");
     }
     product(
         GemmPath::Auto,

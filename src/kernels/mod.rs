@@ -46,6 +46,7 @@ mod micro;
 mod packed;
 pub(crate) mod pool;
 mod stream;
+pub(crate) mod tiny;
 
 pub use activation::Activation;
 pub(crate) use gemm::gemm_epilogue;

@@ -15,7 +15,8 @@
 //! bias gradient (and, for an input of at most `THIN_K` columns, the weight gradient).
 
 use super::{matmul, Backward, Op, Operand};
-use crate::kernels::dense::{delta_pass, Epilogue, Upstream};
+use crate::kernels::dense::{delta_pass, grad_row, Epilogue, Upstream};
+use crate::kernels::tiny::{self, TINY};
 use crate::kernels::Activation;
 use crate::kernels::{gemm_epilogue, Layout, THIN_K};
 use crate::tape::{fail, Var};
@@ -134,6 +135,13 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
         None => Upstream::Matrix(g),
     };
     let stored = matches!(upstream, Upstream::Matrix(_));
+    let tiny = 1..=TINY;
+    if m == 1 && stored && tiny.contains(&k) && tiny.contains(&n) && !(n == 1 && wants_x) {
+        // One row of a small layer: the same sums, with the sizes as constants (under a
+        // width-1 layer the general path may keep dX factored instead, so it keeps that case).
+        tiny_backward(f, cx, (k, n), (g, x, w, y));
+        return;
+    }
     // A thin input's weight gradient is summed in the pass; otherwise it is a product.
     let thin_w = wants_w && k <= THIN_K;
     // δ is G itself with no activation, if G is stored.
@@ -177,6 +185,39 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
         db_out.add(db.iter().copied());
     }
     cx.space.scratch = scratch;
+}
+
+/// The rule on one row of a layer of at most [`TINY`] inputs and outputs (`kernels/tiny.rs`):
+/// `δ = g ⊙ f'(y)` on the stack, then `dX = δ · Wᵀ`, `dW = xᵀ · δ`, `db = δ`, each written by
+/// its first contribution or added, in the general path's order.
+#[inline(never)]
+fn tiny_backward(
+    f: Activation,
+    cx: &mut Backward<'_>,
+    (k, n): (usize, usize),
+    (g, x, w, y): (&[f64], &[f64], &[f64], &[f64]),
+) {
+    let mut row = [0.0; TINY];
+    let delta = &mut row[..n];
+    grad_row(f, g, y, delta);
+    let delta = &*delta;
+    if let Some(dx) = cx.grad_out(0) {
+        let dx = tiny::Out {
+            d: dx.d,
+            fresh: dx.fresh,
+        };
+        tiny::with_sizes(k, n, tiny::GradX { delta, w, dx });
+    }
+    if let Some(dw) = cx.grad_out(1) {
+        let dw = tiny::Out {
+            d: dw.d,
+            fresh: dw.fresh,
+        };
+        tiny::with_sizes(k, n, tiny::GradW { x, delta, dw });
+    }
+    if let Some(db) = cx.grad_out(2) {
+        db.add(delta.iter().map(|d| 0.0 + d));
+    }
 }
 
 /// The rules per input (`X`, `W`, `b`) for activation `f`, as the backward trace prints them:

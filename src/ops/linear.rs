@@ -136,9 +136,9 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
     };
     let stored = matches!(upstream, Upstream::Matrix(_));
     let tiny = 1..=TINY;
-    if m == 1 && stored && tiny.contains(&k) && tiny.contains(&n) && !(n == 1 && wants_x) {
-        // One row of a small layer: the same sums, with the sizes as constants (under a
-        // width-1 layer the general path may keep dX factored instead, so it keeps that case).
+    if m == 1 && stored && tiny.contains(&k) && tiny.contains(&n) {
+        // One row of a small layer: the same sums, with the sizes as constants. (One row's dX
+        // is never kept factored: k entries stored take less room than 1 + k factors.)
         tiny_backward(f, cx, (k, n), (g, x, w, y));
         return;
     }

@@ -71,7 +71,33 @@ pub struct Replay<'t> {
     output: NodeId,
     /// How many nodes the tape held when the replay was taken: all of them are re-run.
     nodes: usize,
+    /// The op nodes in tape order, as `forward` runs them.
+    calls: Vec<Call>,
     phase: Cell<Phase>,
+}
+
+/// One op node as [`Replay::forward`] runs it: where its inputs and its output sit in the value
+/// buffer, read off the nodes once when the replay is taken (so the pass does not follow each
+/// input's index to its node every step).
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    index: u32,
+    op: Op,
+    /// The output's place in the value buffer.
+    out: usize,
+    len: usize,
+    /// How many of `inputs` the op reads (a user op reads its node's inputs instead).
+    count: u8,
+    inputs: [Slot; 3],
+}
+
+/// An input's place in the value buffer, and its shape.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    start: usize,
+    end: usize,
+    rows: usize,
+    cols: usize,
 }
 
 /// Where a replay is in its step: which of the tape's numbers describe the current leaves.
@@ -202,10 +228,40 @@ impl Tape {
                 output.op()
             ));
         }
+        let t = self.inner.borrow();
+        let calls = t
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| !node.op.is_leaf())
+            .map(|(index, node)| {
+                let mut inputs = [Slot::default(); 3];
+                for (slot, id) in inputs.iter_mut().zip(&node.inputs) {
+                    let n = &t.nodes[id.index()];
+                    let range = n.range();
+                    *slot = Slot {
+                        start: range.start,
+                        end: range.end,
+                        rows: n.rows(),
+                        cols: n.cols(),
+                    };
+                }
+                let range = node.range();
+                Call {
+                    index: index as u32,
+                    op: node.op,
+                    out: range.start,
+                    len: range.len(),
+                    count: node.inputs.len().min(3) as u8,
+                    inputs,
+                }
+            })
+            .collect();
         Replay {
             tape: self,
             output: output.id,
-            nodes: self.len(),
+            nodes: t.nodes.len(),
+            calls,
             phase: Cell::new(Phase::Values),
         }
     }
@@ -295,72 +351,59 @@ impl<'t> Replay<'t> {
         let mut guard = self.tape.inner.borrow_mut();
         let t = &mut *guard;
         self.unchanged(t)?;
-        let watch = t.anomaly.enabled;
-        if watch {
-            t.anomaly.first = None;
-        }
-        for index in 0..self.nodes {
-            let node = &t.nodes[index];
-            if !node.op.is_leaf() {
-                let (below, rest) = t.values.split_at_mut(node.offset);
-                let out = &mut rest[..node.rows() * node.cols()];
-                let value = |i: usize| {
-                    let n = &t.nodes[node.inputs[i].index()];
-                    Operand {
-                        value: &below[n.range()],
-                        rows: n.rows(),
-                        cols: n.cols(),
-                    }
-                };
-                match node.op {
-                    Op::Custom(id) => {
-                        let views: smallvec::SmallVec<[MatView<'_>; 4]> = (0..node.inputs.len())
-                            .map(|i| {
-                                let x = value(i);
-                                MatView::new(x.value, x.rows, x.cols)
-                            })
-                            .collect();
-                        t.space.custom.get(id).forward(&views, out);
-                    }
-                    op => {
-                        let count = node.inputs.len();
-                        let empty = Operand {
-                            value: &[],
-                            rows: 0,
-                            cols: 0,
-                        };
-                        let mut x = [empty; 3];
-                        for (i, slot) in x.iter_mut().enumerate().take(count) {
-                            *slot = value(i);
-                        }
-                        if op == Op::CrossEntropy {
-                            if let Some((row, label)) =
-                                cross_entropy::bad_label(x[1].value, x[0].cols)
-                            {
-                                self.phase.set(Phase::Changed);
-                                return Err(ReplayError::Invalid {
-                                    node: NodeId(index as u32),
-                                    op,
-                                    why: format!(
-                                        "row {row} has label {label}, which is not a class of \
-                                         the {}x{} logits",
-                                        x[0].rows, x[0].cols
-                                    ),
-                                });
-                            }
-                        }
-                        ops::forward(op, &x[..count], out);
-                    }
+        for call in &self.calls {
+            let (below, rest) = t.values.split_at_mut(call.out);
+            let out = &mut rest[..call.len];
+            if let Op::Custom(id) = call.op {
+                // Any number of inputs: read them off the node.
+                let node = &t.nodes[call.index as usize];
+                let views: smallvec::SmallVec<[MatView<'_>; 4]> = node
+                    .inputs
+                    .iter()
+                    .map(|i| {
+                        let n = &t.nodes[i.index()];
+                        MatView::new(&below[n.range()], n.rows(), n.cols())
+                    })
+                    .collect();
+                t.space.custom.get(id).forward(&views, out);
+                continue;
+            }
+            let x: [Operand<'_>; 3] = std::array::from_fn(|i| {
+                let slot = &call.inputs[i];
+                Operand {
+                    value: &below[slot.start..slot.end],
+                    rows: slot.rows,
+                    cols: slot.cols,
+                }
+            });
+            if call.op == Op::CrossEntropy {
+                if let Some((row, label)) = cross_entropy::bad_label(x[1].value, x[0].cols) {
+                    self.phase.set(Phase::Changed);
+                    return Err(ReplayError::Invalid {
+                        node: NodeId(call.index),
+                        op: call.op,
+                        why: format!(
+                            "row {row} has label {label}, which is not a class of the {}x{} \
+                             logits",
+                            x[0].rows, x[0].cols
+                        ),
+                    });
                 }
             }
-            if watch {
-                t.anomaly.check_value(index, &t.nodes, &t.values);
-            }
+            ops::forward(call.op, &x[..call.count as usize], out);
         }
         self.phase.set(Phase::Values);
+        if !t.anomaly.enabled {
+            return Ok(());
+        }
+        // Every value is final now: check them in tape order, leaves included.
+        t.anomaly.first = None;
+        for index in 0..self.nodes {
+            t.anomaly.check_value(index, &t.nodes, &t.values);
+        }
         match &t.anomaly.first {
-            Some(anomaly) if watch => Err(ReplayError::Anomaly(Box::new(anomaly.clone()))),
-            _ => Ok(()),
+            Some(anomaly) => Err(ReplayError::Anomaly(Box::new(anomaly.clone()))),
+            None => Ok(()),
         }
     }
 

@@ -126,9 +126,8 @@ pub(crate) fn forward(f: Activation, x: &[Operand<'_>], y: &mut [f64]) {
 pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
     let g = cx.upstream;
     let (x, w, y) = (cx.input(0), cx.input(1), cx.output());
-    let (m, k) = cx.input_shape(0);
-    let n = cx.input_shape(1).1;
-    let (wants_x, wants_w, wants_b) = (cx.wants(0), cx.wants(1), cx.wants(2));
+    let (m, n) = cx.shape();
+    let k = cx.input_shape(0).1;
     // Under a width-1 layer, G may have been kept as the factors of δ' · W'ᵀ (see below).
     let upstream = match cx.factored_upstream() {
         Some((col, row)) => Upstream::Outer { col, row },
@@ -142,6 +141,7 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
         tiny_backward(f, cx, (k, n), (g, x, w, y));
         return;
     }
+    let (wants_x, wants_w, wants_b) = (cx.wants(0), cx.wants(1), cx.wants(2));
     // A thin input's weight gradient is summed in the pass; otherwise it is a product.
     let thin_w = wants_w && k <= THIN_K;
     // δ is G itself with no activation, if G is stored.

@@ -164,7 +164,7 @@ impl Inner {
             if !reach(node, index == output.index(), grads, true) {
                 continue;
             }
-            if node.is_scalar() && ops::scalar::backward(index, node, nodes, values, grads) {
+            if node.fast != 0 && ops::scalar::backward(index, node, nodes, values, grads) {
                 continue;
             }
             // Inputs always sit below the node's offset: split there to read the node's own

@@ -28,6 +28,9 @@ pub(crate) struct Node {
     pub(crate) last_use: Cell<u32>,
     /// Whether any parameter flows into this node; backward does no work for nodes without one.
     pub(crate) requires_grad: bool,
+    /// Which 1×1 fast path of the plain sweep the node takes (`ops::scalar::fast`, decided once
+    /// when it is recorded): the sweep tests this byte instead of matching on the op.
+    pub(crate) fast: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<Node>() == 64);
@@ -86,8 +89,14 @@ pub(crate) fn push_node(
     let (Ok(rows), Ok(cols)) = (u32::try_from(rows), u32::try_from(cols)) else {
         too_large(op, "a value has at most 2^32 rows and 2^32 columns")
     };
+    let fast = if (rows, cols) == (1, 1) {
+        crate::ops::scalar::fast(op)
+    } else {
+        0
+    };
     nodes.push(Node {
         op,
+        fast,
         inputs,
         rows,
         cols,

@@ -297,7 +297,7 @@ fn reach(node: &Node, is_output: bool, grads: &mut [f64], zero_unreached: bool) 
 /// that its rule writes its contribution alone. Returns them, for [`restore`].
 fn set_aside(nodes: &[Node], node: &Node, below: &mut [f64]) -> SmallVec<[(NodeId, Vec<f64>); 2]> {
     let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
-    for &input in &node.inputs {
+    for &input in node.inputs.iter() {
         let n = &nodes[input.index()];
         if n.requires_grad && !added.iter().any(|(id, _)| *id == input) {
             added.push((input, below[n.range()].to_vec()));

@@ -165,7 +165,9 @@ impl Inner {
                 continue;
             }
             // A node with a fast path has a rule: the leaf and `detach` tests come after.
-            if node.fast != 0 && ops::scalar::backward(index, node, nodes, values, grads) {
+            if node.fast & ops::scalar::ANY != 0
+                && ops::scalar::backward(index, node, nodes, values, grads)
+            {
                 continue;
             }
             if !has_rule(node.op) {

@@ -55,6 +55,9 @@ pub(crate) const ADD: u8 = 2;
 /// [`Node::fast`] of a 1×1 node of any other op of the table below.
 pub(crate) const TABLE: u8 = 4;
 
+/// The bits of [`Node::fast`] that name a fast path.
+pub(crate) const ANY: u8 = MUL | ADD | TABLE;
+
 /// The fast path a 1×1 node of `op` takes in the plain sweep: [`MUL`], [`ADD`], [`TABLE`], or 0
 /// (none: the op's rule). Decided when the node is recorded, where `op` is usually a constant.
 ///

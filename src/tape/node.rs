@@ -35,12 +35,16 @@ pub(crate) struct Node {
     pub(crate) last_use: Cell<u32>,
     /// Whether any parameter flows into this node; backward does no work for nodes without one.
     pub(crate) requires_grad: bool,
-    /// Which 1×1 fast path of the plain sweep the node takes (`ops::scalar::fast`, decided once
-    /// when it is recorded): the sweep tests this byte instead of matching on the op.
+    /// Flags decided once when the node is recorded: [`SCALAR`] if it is 1×1, and which 1×1
+    /// fast path of the plain sweep it takes (`ops::scalar::fast`): the sweep tests this byte
+    /// instead of matching on the op, and recording tests it instead of the two shape fields.
     pub(crate) fast: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<Node>() == 64);
+
+/// Bit of [`Node::fast`]: the node is 1×1.
+pub(crate) const SCALAR: u8 = 0x80;
 
 /// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
 pub(crate) const NO_USE: u32 = u32::MAX;
@@ -67,7 +71,7 @@ impl Node {
     /// Whether the node holds one number (the 1×1 fast paths of recording and the sweep).
     #[inline(always)]
     pub(crate) fn is_scalar(&self) -> bool {
-        (self.rows, self.cols) == (1, 1)
+        self.fast & SCALAR != 0
     }
 
     /// Where the node's value (and gradient) lives in the tape's buffers.
@@ -97,7 +101,7 @@ pub(crate) fn push_node(
         too_large(op, "a value has at most 2^32 rows and 2^32 columns")
     };
     let fast = if (rows, cols) == (1, 1) {
-        crate::ops::scalar::fast(op)
+        SCALAR | crate::ops::scalar::fast(op)
     } else {
         0
     };

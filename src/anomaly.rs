@@ -137,7 +137,7 @@ impl AnomalyState {
         grads: &[f64],
     ) -> Option<Anomaly> {
         let node = &nodes[id.index()];
-        for &input in &node.inputs {
+        for &input in node.inputs.iter() {
             let n = &nodes[input.index()];
             if !n.requires_grad {
                 continue;
@@ -182,7 +182,7 @@ impl AnomalyState {
         needed[output.index()] = true;
         for index in (0..=output.index()).rev() {
             if needed[index] {
-                for input in &nodes[index].inputs {
+                for input in nodes[index].inputs.iter() {
                     needed[input.index()] = true;
                 }
             }

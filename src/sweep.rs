@@ -164,7 +164,13 @@ impl Inner {
             if !reach(node, index == output.index(), grads, true) {
                 continue;
             }
-            if node.is_scalar() && ops::scalar::backward(index, node, nodes, values, grads) {
+            // A node with a fast path has a rule: the leaf and `detach` tests come after.
+            if node.fast & ops::scalar::ANY != 0
+                && ops::scalar::backward(index, node, nodes, values, grads)
+            {
+                continue;
+            }
+            if !has_rule(node.op) {
                 continue;
             }
             // Inputs always sit below the node's offset: split there to read the node's own
@@ -222,7 +228,8 @@ impl Inner {
                 index == output.index(),
                 &mut self.grads,
                 false,
-            ) {
+            ) || !has_rule(self.nodes[index].op)
+            {
                 continue;
             }
             let node = &self.nodes[index];
@@ -273,11 +280,11 @@ impl Inner {
     }
 }
 
-/// The sweep's visit to `node` on its way down from the output: whether its rule runs.
+/// The sweep's visit to `node` on its way down from the output: whether its rule runs, if it
+/// has one (see [`has_rule`]).
 ///
 /// It runs if the node is the output or a rule that ran has passed it a gradient (its
-/// [`Node::last_use`] mark, set by `Backward::grad_out`), and if a parameter flows into it and it
-/// has a rule. A node the output does not depend on keeps a zero gradient (written here when
+/// [`Node::last_use`] mark, set by `Backward::grad_out`), and if a parameter flows into it. A node the output does not depend on keeps a zero gradient (written here when
 /// `zero_unreached`, i.e. when the buffer was not zero-filled). The mark is cleared for the next
 /// sweep: every rule that could set it (the node's consumers) has run by now.
 #[inline(always)]
@@ -290,14 +297,20 @@ fn reach(node: &Node, is_output: bool, grads: &mut [f64], zero_unreached: bool) 
         }
         return false;
     }
-    !node.op.is_leaf() && node.op != Op::Detach
+    true
+}
+
+/// Whether a node of `op` has a backward rule: not a leaf, not `detach`.
+#[inline(always)]
+fn has_rule(op: Op) -> bool {
+    !matches!(op, Op::Param | Op::Input | Op::Detach)
 }
 
 /// For a trace: sets aside the gradients of `node`'s inputs (each input once) and zeroes them, so
 /// that its rule writes its contribution alone. Returns them, for [`restore`].
 fn set_aside(nodes: &[Node], node: &Node, below: &mut [f64]) -> SmallVec<[(NodeId, Vec<f64>); 2]> {
     let mut added: SmallVec<[(NodeId, Vec<f64>); 2]> = SmallVec::new();
-    for &input in &node.inputs {
+    for &input in node.inputs.iter() {
         let n = &nodes[input.index()];
         if n.requires_grad && !added.iter().any(|(id, _)| *id == input) {
             added.push((input, below[n.range()].to_vec()));

@@ -61,6 +61,28 @@ pub(crate) struct Inner {
     /// half-way, leaving some [`Node::last_use`] marks behind.
     pub(crate) sweeping: bool,
     pub(crate) anomaly: AnomalyState,
+    /// The nodes (in recording order) whose inputs spilled to the heap: a user op of more than
+    /// three inputs. A [`Node`] has no drop glue; forgetting one of these frees its list.
+    pub(crate) spilled: Vec<u32>,
+}
+
+impl Inner {
+    /// Frees the spilled input lists of the nodes from `keep` on, before they are forgotten.
+    fn free_spilled(&mut self, keep: usize) {
+        while let Some(&index) = self.spilled.last() {
+            if (index as usize) < keep {
+                break;
+            }
+            self.spilled.pop();
+            drop(std::mem::take(&mut *self.nodes[index as usize].inputs));
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.free_spilled(0);
+    }
 }
 
 /// The backward rules' own storage on a tape, kept across sweeps.
@@ -183,6 +205,7 @@ impl Tape {
             space: SweepSpace::default(),
             sweeping: false,
             anomaly: AnomalyState::default(),
+            spilled: Vec::new(),
         };
         Tape {
             inner: RefCell::new(inner),
@@ -307,6 +330,7 @@ impl Tape {
     /// mark (say, parameters recorded once) stay; get their handles back with [`Tape::var`].
     pub fn truncate(&mut self, mark: Mark) {
         let t = self.inner.get_mut();
+        t.free_spilled(mark.nodes);
         t.nodes.truncate(mark.nodes);
         t.used = mark.values;
         t.grads_for = t.grads_for.min(mark.nodes);

@@ -278,3 +278,64 @@ fn an_output_shape_the_op_refuses_panics_with_its_reason_and_the_input_shapes() 
         )
     );
 }
+
+/// `y = Σᵢ xᵢ` over any number of same-shaped inputs; `dxᵢ += g`.
+struct SumAll;
+
+impl CustomOp for SumAll {
+    fn name(&self) -> &str {
+        "sum_all"
+    }
+
+    fn output_shape(&self, inputs: &[(usize, usize)]) -> Result<(usize, usize), String> {
+        Ok(inputs[0])
+    }
+
+    fn forward(&self, inputs: &[MatView<'_>], out: &mut [f64]) {
+        out.fill(0.0);
+        for x in inputs {
+            for (y, x) in out.iter_mut().zip(x.as_slice()) {
+                *y += x;
+            }
+        }
+    }
+
+    fn backward(
+        &self,
+        _inputs: &[MatView<'_>],
+        _output: MatView<'_>,
+        upstream: MatView<'_>,
+        grads: &mut [&mut [f64]],
+    ) {
+        for grad in grads.iter_mut() {
+            for (d, g) in grad.iter_mut().zip(upstream.as_slice()) {
+                *d += g;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_user_op_of_more_than_three_inputs_survives_truncate_and_reset() {
+    // Its input list spills to the heap; the tape frees it when it forgets the node.
+    let op: Arc<dyn CustomOp> = Arc::new(SumAll);
+    let mut tape = Tape::new();
+    let ids: Vec<_> = (0..5).map(|k| tape.scalar(k as f64).id()).collect();
+    let mark = tape.mark();
+    for round in 0..3 {
+        let t = &tape;
+        let xs: Vec<Var<'_>> = ids.iter().map(|&id| t.var(id)).collect();
+        let y = xs[0].custom(&op, &xs[1..]) * xs[4];
+        assert_eq!(y.value().item(), 10.0 * 4.0, "round {round}");
+        let grads = t.backward(y);
+        let want = [4.0, 4.0, 4.0, 4.0, 4.0 + 10.0];
+        for (x, want) in xs.iter().zip(want) {
+            assert_eq!(grads.wrt(*x).item(), want, "round {round}");
+        }
+        tape.truncate(mark);
+    }
+    tape.reset();
+    let x = tape.scalar(1.0);
+    let y = x.custom(&op, &[x, x, x, x]);
+    assert_eq!(tape.backward(y).wrt(x).item(), 5.0);
+}

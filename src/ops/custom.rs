@@ -327,6 +327,10 @@ impl Tape {
         op.forward(&views, &mut rest[..rows * cols]);
         drop(views);
         let ids: SmallVec<[NodeId; 3]> = inputs.iter().map(|v| v.id).collect();
+        if ids.spilled() {
+            // The tape frees this list when it forgets the node (see `Node`).
+            t.spilled.push(t.nodes.len() as u32);
+        }
         let node = push_node(
             &mut t.nodes,
             Op::Custom(id),

@@ -1,6 +1,7 @@
 //! One recorded op, packed: what a node of the tape holds, and how one is appended.
 
 use std::cell::Cell;
+use std::mem::ManuallyDrop;
 
 use smallvec::SmallVec;
 
@@ -11,10 +12,16 @@ use crate::ops::Op;
 ///
 /// A scalar graph records tens of thousands of these per step, so the node is packed: the shape
 /// as two `u32` (read through [`Node::rows`], [`Node::cols`], [`Node::shape`]).
-#[derive(Clone, Debug)]
+///
+/// The node has no drop glue, so forgetting nodes ([`Tape::reset`](crate::Tape::reset),
+/// `truncate`) does not visit them: that loop read every node's `SmallVec` tag again, after the
+/// sweep had let them fall out of cache (callgrind, W3: a quarter of the step's L1 read misses).
+/// Inputs spill to the heap only for a user op of more than three inputs; the tape lists those
+/// nodes (`Inner::spilled`) and frees their lists itself.
+#[derive(Debug)]
 pub(crate) struct Node {
     pub(crate) op: Op,
-    pub(crate) inputs: SmallVec<[NodeId; 3]>,
+    pub(crate) inputs: ManuallyDrop<SmallVec<[NodeId; 3]>>,
     pub(crate) offset: usize,
     rows: u32,
     cols: u32,
@@ -28,9 +35,16 @@ pub(crate) struct Node {
     pub(crate) last_use: Cell<u32>,
     /// Whether any parameter flows into this node; backward does no work for nodes without one.
     pub(crate) requires_grad: bool,
+    /// Flags decided once when the node is recorded: [`SCALAR`] if it is 1×1, and which 1×1
+    /// fast path of the plain sweep it takes (`ops::scalar::fast`): the sweep tests this byte
+    /// instead of matching on the op, and recording tests it instead of the two shape fields.
+    pub(crate) fast: u8,
 }
 
 const _: () = assert!(std::mem::size_of::<Node>() == 64);
+
+/// Bit of [`Node::fast`]: the node is 1×1.
+pub(crate) const SCALAR: u8 = 0x80;
 
 /// [`Node::last_use`] of a node that no rule has passed a gradient back to (yet).
 pub(crate) const NO_USE: u32 = u32::MAX;
@@ -57,7 +71,7 @@ impl Node {
     /// Whether the node holds one number (the 1×1 fast paths of recording and the sweep).
     #[inline(always)]
     pub(crate) fn is_scalar(&self) -> bool {
-        (self.rows, self.cols) == (1, 1)
+        self.fast & SCALAR != 0
     }
 
     /// Where the node's value (and gradient) lives in the tape's buffers.
@@ -86,9 +100,15 @@ pub(crate) fn push_node(
     let (Ok(rows), Ok(cols)) = (u32::try_from(rows), u32::try_from(cols)) else {
         too_large(op, "a value has at most 2^32 rows and 2^32 columns")
     };
+    let fast = if (rows, cols) == (1, 1) {
+        SCALAR | crate::ops::scalar::fast(op)
+    } else {
+        0
+    };
     nodes.push(Node {
         op,
-        inputs,
+        fast,
+        inputs: ManuallyDrop::new(inputs),
         rows,
         cols,
         offset,

@@ -81,7 +81,7 @@ fn describe(tape: &Tape, step: RawStep) -> TraceStep {
         Matrix::new(n.rows(), n.cols(), t.values[n.range()].to_vec())
     };
     let mut values = vec![(step.node.to_string(), matrix(step.node))];
-    for &input in &node.inputs {
+    for &input in node.inputs.iter() {
         if !values.iter().any(|(name, _)| *name == input.to_string()) {
             values.push((input.to_string(), matrix(input)));
         }

@@ -236,7 +236,7 @@ impl Tape {
             .filter(|(_, node)| !node.op.is_leaf())
             .map(|(index, node)| {
                 let mut inputs = [Slot::default(); 3];
-                for (slot, id) in inputs.iter_mut().zip(&node.inputs) {
+                for (slot, id) in inputs.iter_mut().zip(node.inputs.iter()) {
                     let n = &t.nodes[id.index()];
                     let range = n.range();
                     *slot = Slot {

@@ -414,17 +414,28 @@ impl<'t> Replay<'t> {
     /// [`ReplayError::Order`] if a leaf changed since the last `forward`;
     /// [`ReplayError::TapeChanged`]; [`ReplayError::Anomaly`] in anomaly mode.
     pub fn backward(&self) -> Result<Gradients<'t>, ReplayError> {
-        self.unchanged(&self.tape.inner.borrow())?;
+        let watched = {
+            let t = self.tape.inner.borrow();
+            self.unchanged(&t)?;
+            t.anomaly.enabled
+        };
         if self.phase.get() == Phase::Changed {
             return Err(ReplayError::Order {
                 action: "backward",
                 needs: "forward: a leaf changed since the last forward pass",
             });
         }
-        let grads = self
-            .tape
-            .try_backward(self.output())
-            .map_err(ReplayError::Anomaly)?;
+        let grads = if watched {
+            self.tape
+                .try_backward(self.output())
+                .map_err(ReplayError::Anomaly)?
+        } else {
+            // The output was checked to be a 1×1 node of this tape when the replay was taken.
+            self.tape
+                .sweep(self.output, &[1.0], None)
+                .expect("a sweep reports anomalies in anomaly mode only");
+            Gradients::new(self.tape)
+        };
         self.phase.set(Phase::Gradients);
         Ok(grads)
     }
@@ -486,15 +497,24 @@ impl<'t> Replay<'t> {
                 });
             }
         }
-        for (slot, p) in params.iter().enumerate() {
-            let index = p.id.index();
-            let range = t.nodes[index].range();
-            if t.space.is_factored(p.id.0) {
-                // Kept as two factors by the sweep (rare for a parameter): multiplied out.
-                let grad = t.grad(index).into_owned();
-                update(slot, &mut t.values[range], &grad);
-            } else {
-                update(slot, &mut t.values[range.clone()], &t.grads[range]);
+        if !t.space.factored.is_empty() {
+            // Some gradient was kept as two factors by the sweep (a parameter's, rarely):
+            // multiplied out where it is one.
+            for (slot, p) in params.iter().enumerate() {
+                let index = p.id.index();
+                let range = t.nodes[index].range();
+                if t.space.is_factored(p.id.0) {
+                    let grad = t.grad(index).into_owned();
+                    update(slot, &mut t.values[range], &grad);
+                } else {
+                    update(slot, &mut t.values[range.clone()], &t.grads[range]);
+                }
+            }
+        } else {
+            let (nodes, values, grads) = (&t.nodes, &mut t.values, &t.grads);
+            for (slot, p) in params.iter().enumerate() {
+                let range = nodes[p.id.index()].range();
+                update(slot, &mut values[range.clone()], &grads[range]);
             }
         }
         self.phase.set(Phase::Changed);

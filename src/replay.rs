@@ -88,6 +88,9 @@ struct Call {
     len: usize,
     /// How many of `inputs` the op reads (a user op reads its node's inputs instead).
     count: u8,
+    /// 1 or 2 for an elementwise op of one or two 1×1 inputs that `ops/scalar.rs` computes on
+    /// one entry; 0 for the general path.
+    scalar: u8,
     inputs: [Slot; 3],
 }
 
@@ -247,12 +250,25 @@ impl Tape {
                     };
                 }
                 let range = node.range();
+                let count = node.inputs.len();
+                let one = |i: usize| inputs[i].end - inputs[i].start == 1;
+                let table = match count {
+                    1 => ops::scalar::forward1(node.op, 0.5).is_some(),
+                    2 => ops::scalar::forward2(node.op, 0.5, 0.5).is_some(),
+                    _ => false,
+                };
+                let scalar = if range.len() == 1 && table && (0..count).all(one) {
+                    count as u8
+                } else {
+                    0
+                };
                 Call {
                     index: index as u32,
                     op: node.op,
                     out: range.start,
                     len: range.len(),
-                    count: node.inputs.len().min(3) as u8,
+                    count: count.min(3) as u8,
+                    scalar,
                     inputs,
                 }
             })
@@ -352,6 +368,18 @@ impl<'t> Replay<'t> {
         let t = &mut *guard;
         self.unchanged(t)?;
         for call in &self.calls {
+            if call.scalar != 0 {
+                // An elementwise op on 1×1 inputs: its value on one entry (`ops/scalar.rs`),
+                // the same number its slice loop computes.
+                let a = t.values[call.inputs[0].start];
+                let value = if call.scalar == 1 {
+                    ops::scalar::forward1(call.op, a)
+                } else {
+                    ops::scalar::forward2(call.op, a, t.values[call.inputs[1].start])
+                };
+                t.values[call.out] = value.expect("an op of the 1x1 table");
+                continue;
+            }
             let (below, rest) = t.values.split_at_mut(call.out);
             let out = &mut rest[..call.len];
             if let Op::Custom(id) = call.op {

@@ -98,10 +98,19 @@ struct Call {
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     start: usize,
-    end: usize,
-    rows: usize,
-    cols: usize,
+    rows: u32,
+    cols: u32,
 }
+
+impl Slot {
+    #[inline(always)]
+    fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.start + self.rows as usize * self.cols as usize
+    }
+}
+
+// A call is read once per node per step: kept small (W3 replays 64,800 of them a step).
+const _: () = assert!(std::mem::size_of::<Call>() <= 88);
 
 /// Where a replay is in its step: which of the tape's numbers describe the current leaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,17 +250,16 @@ impl Tape {
                 let mut inputs = [Slot::default(); 3];
                 for (slot, id) in inputs.iter_mut().zip(node.inputs.iter()) {
                     let n = &t.nodes[id.index()];
-                    let range = n.range();
+                    // The node's shape fits in u32s (the tape checks it when recording).
                     *slot = Slot {
-                        start: range.start,
-                        end: range.end,
-                        rows: n.rows(),
-                        cols: n.cols(),
+                        start: n.offset,
+                        rows: n.rows() as u32,
+                        cols: n.cols() as u32,
                     };
                 }
                 let range = node.range();
                 let count = node.inputs.len();
-                let one = |i: usize| inputs[i].end - inputs[i].start == 1;
+                let one = |i: usize| inputs[i].range().len() == 1;
                 let table = match count {
                     1 => ops::scalar::forward1(node.op, 0.5).is_some(),
                     2 => ops::scalar::forward2(node.op, 0.5, 0.5).is_some(),
@@ -399,9 +407,9 @@ impl<'t> Replay<'t> {
             let x: [Operand<'_>; 3] = std::array::from_fn(|i| {
                 let slot = &call.inputs[i];
                 Operand {
-                    value: &below[slot.start..slot.end],
-                    rows: slot.rows,
-                    cols: slot.cols,
+                    value: &below[slot.range()],
+                    rows: slot.rows as usize,
+                    cols: slot.cols as usize,
                 }
             });
             if call.op == Op::CrossEntropy {

@@ -1,7 +1,8 @@
 //! The headline benchmark figures in one run: tape vs hand-derived path on W1, W2 and W3
 //! (defined in `benches/common/workloads.rs`), medians of repeated runs, heap allocations per step
-//! counted by a counting global allocator after a warm-up step. On W1 a third system runs in the
-//! same alternation: `fixed-hand`, the 2-4-4-1 network written with const-generic stack arrays
+//! counted by a counting global allocator after a warm-up step. On W1 and W3 the step recorded
+//! once and replayed (`Tape::replay`) runs in the same alternation as `chainrule-replay`; on W1
+//! also `fixed-hand`, the 2-4-4-1 network written with const-generic stack arrays
 //! (`benches/common/fixed.rs`), the proxy for what this machine can do on W1 at all.
 //!
 //! Run: `cargo run --release --example bench` (about a minute on 2 cores), or
@@ -13,7 +14,8 @@
 //! `RESULT system=chainrule-tape workload=W1 metric=us_per_step value=0.61 repeats=7 extra=allocs_per_step=0`
 //! and `RATIO workload=W1 tape_over_hand=2.26`; on W1 also
 //! `RESULT system=fixed-hand workload=W1 metric=us_per_step value=…` and
-//! `RATIO workload=W1 hand_over_fixed=… tape_over_fixed=…`.
+//! `RATIO workload=W1 hand_over_fixed=… tape_over_fixed=…`, `RESULT system=chainrule-replay …`
+//! and `RATIO workload=W1 tape_over_replay=… replay_over_fixed=…` (W3: `tape_over_replay`).
 
 #[path = "../benches/common/workloads.rs"]
 mod workloads;

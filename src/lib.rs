@@ -22,7 +22,7 @@
 //!   Shapes that differ broadcast as in NumPy (`e / e.row_sums()`); ops of your own go through
 //!   [`ops::CustomOp`] and [`Tape::custom`].
 //! - [`Gradients`] (`src/grads.rs`): reading gradients per variable.
-//! - [`Replay`] (`src/replay.rs`): a step recorded once and run again on new leaf values, with
+//! - [`Replay`] (`src/replay/`): a step recorded once and run again on new leaf values, with
 //!   no recording and no allocation per step; [`Trainer`] uses it.
 //! - [`gradcheck`] (`src/check.rs`): the tape's gradients against central finite differences.
 //! - [`optim`]: [`Optimizer`] and its SGD, momentum and Adam; [`train`]: the training loop

@@ -56,11 +56,16 @@
 use std::cell::Cell;
 use std::fmt;
 
-use crate::anomaly::Anomaly;
 use crate::grads::Gradients;
 use crate::matrix::Matrix;
 use crate::ops::{self, cross_entropy, MatView, Op, Operand};
+
+mod calls;
+mod error;
+
 use crate::tape::{fail, Inner, NodeId, Tape, Var};
+use calls::Call;
+pub use error::ReplayError;
 
 /// A recorded step, run again on new leaf values (see the [module doc](self)).
 ///
@@ -76,42 +81,6 @@ pub struct Replay<'t> {
     phase: Cell<Phase>,
 }
 
-/// One op node as [`Replay::forward`] runs it: where its inputs and its output sit in the value
-/// buffer, read off the nodes once when the replay is taken (so the pass does not follow each
-/// input's index to its node every step).
-#[derive(Clone, Copy, Debug)]
-struct Call {
-    index: u32,
-    op: Op,
-    /// The output's place in the value buffer.
-    out: usize,
-    len: usize,
-    /// How many of `inputs` the op reads (a user op reads its node's inputs instead).
-    count: u8,
-    /// 1 or 2 for an elementwise op of one or two 1×1 inputs that `ops/scalar.rs` computes on
-    /// one entry; 0 for the general path.
-    scalar: u8,
-    inputs: [Slot; 3],
-}
-
-/// An input's place in the value buffer, and its shape.
-#[derive(Clone, Copy, Debug, Default)]
-struct Slot {
-    start: usize,
-    rows: u32,
-    cols: u32,
-}
-
-impl Slot {
-    #[inline(always)]
-    fn range(&self) -> std::ops::Range<usize> {
-        self.start..self.start + self.rows as usize * self.cols as usize
-    }
-}
-
-// A call is read once per node per step: kept small (W3 replays 64,800 of them a step).
-const _: () = assert!(std::mem::size_of::<Call>() <= 88);
-
 /// Where a replay is in its step: which of the tape's numbers describe the current leaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -123,105 +92,6 @@ enum Phase {
     /// A leaf changed since the last `forward` (a `set`, an update): values are stale.
     Changed,
 }
-
-/// What a [`Replay`] refused, naming the node.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ReplayError {
-    /// The handle belongs to another tape.
-    ForeignVar {
-        /// The handle's node, on its own tape.
-        node: NodeId,
-    },
-    /// Only leaves ([`Op::Param`], [`Op::Input`]) can be written; parameters only can be updated.
-    NotALeaf {
-        /// The node.
-        node: NodeId,
-        /// What it computes.
-        op: Op,
-        /// What was asked of it: `"set"` or `"update"`.
-        action: &'static str,
-    },
-    /// The values given do not fill the leaf.
-    Shape {
-        /// The leaf.
-        node: NodeId,
-        /// Its shape, as recorded.
-        rows: usize,
-        /// Its shape, as recorded.
-        cols: usize,
-        /// What was given: `"3 values"`, or `"a 2x3 matrix"`.
-        given: String,
-    },
-    /// Nodes were recorded after the replay was taken (or the node asked for is one of them):
-    /// take a new replay of the grown tape.
-    TapeChanged {
-        /// Nodes when the replay was taken.
-        recorded: usize,
-        /// Nodes now.
-        now: usize,
-    },
-    /// A step's parts were called out of order: gradients read or used after the leaves
-    /// changed without a `forward` in between.
-    Order {
-        /// What was called: `"backward"`, `"update_params"`.
-        action: &'static str,
-        /// What must come first.
-        needs: &'static str,
-    },
-    /// A value written into a leaf is not one the op reading it accepts (a label that is not a
-    /// class, for `cross_entropy`).
-    Invalid {
-        /// The node whose op refused it.
-        node: NodeId,
-        /// Its op.
-        op: Op,
-        /// Why.
-        why: String,
-    },
-    /// Anomaly mode found a NaN or an infinity (see [`Tape::set_anomaly_detection`]).
-    Anomaly(Box<Anomaly>),
-}
-
-impl fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReplayError::ForeignVar { node } => {
-                write!(f, "replay: {node} belongs to another tape")
-            }
-            ReplayError::NotALeaf { node, op, action } => write!(
-                f,
-                "replay: cannot {action} {node}: it is {op}, not a {}",
-                if *action == "update" {
-                    "parameter"
-                } else {
-                    "leaf (param or input)"
-                }
-            ),
-            ReplayError::Shape {
-                node,
-                rows,
-                cols,
-                given,
-            } => write!(
-                f,
-                "replay: {node} is a {rows}x{cols} leaf ({} values), but {given} were given",
-                rows * cols
-            ),
-            ReplayError::TapeChanged { recorded, now } => write!(
-                f,
-                "replay: the tape held {recorded} nodes when the replay was taken and holds {now} \
-                 now; take a new replay (Tape::replay) after recording"
-            ),
-            ReplayError::Order { action, needs } => {
-                write!(f, "replay: {action} before {needs}")
-            }
-            ReplayError::Invalid { node, op, why } => write!(f, "replay: {node} = {op}: {why}"),
-            ReplayError::Anomaly(anomaly) => write!(f, "replay: {anomaly}"),
-        }
-    }
-}
-
-impl std::error::Error for ReplayError {}
 
 impl Tape {
     /// A replay of the step recorded on this tape, whose loss is the 1×1 `output`: re-runs every
@@ -241,46 +111,7 @@ impl Tape {
             ));
         }
         let t = self.inner.borrow();
-        let calls = t
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, node)| !node.op.is_leaf())
-            .map(|(index, node)| {
-                let mut inputs = [Slot::default(); 3];
-                for (slot, id) in inputs.iter_mut().zip(node.inputs.iter()) {
-                    let n = &t.nodes[id.index()];
-                    // The node's shape fits in u32s (the tape checks it when recording).
-                    *slot = Slot {
-                        start: n.offset,
-                        rows: n.rows() as u32,
-                        cols: n.cols() as u32,
-                    };
-                }
-                let range = node.range();
-                let count = node.inputs.len();
-                let one = |i: usize| inputs[i].range().len() == 1;
-                let table = match count {
-                    1 => ops::scalar::forward1(node.op, 0.5).is_some(),
-                    2 => ops::scalar::forward2(node.op, 0.5, 0.5).is_some(),
-                    _ => false,
-                };
-                let scalar = if range.len() == 1 && table && (0..count).all(one) {
-                    count as u8
-                } else {
-                    0
-                };
-                Call {
-                    index: index as u32,
-                    op: node.op,
-                    out: range.start,
-                    len: range.len(),
-                    count: count.min(3) as u8,
-                    scalar,
-                    inputs,
-                }
-            })
-            .collect();
+        let calls = calls::read(&t.nodes);
         Replay {
             tape: self,
             output: output.id,

@@ -6,7 +6,7 @@ use crate::anomaly::Anomaly;
 use crate::ops::Op;
 use crate::tape::NodeId;
 
-/// What a [`Replay`] refused, naming the node.
+/// What a [`Replay`](super::Replay) refused, naming the node.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ReplayError {
     /// The handle belongs to another tape.
@@ -60,7 +60,8 @@ pub enum ReplayError {
         /// Why.
         why: String,
     },
-    /// Anomaly mode found a NaN or an infinity (see [`Tape::set_anomaly_detection`]).
+    /// Anomaly mode found a NaN or an infinity (see
+    /// [`Tape::set_anomaly_detection`](crate::Tape::set_anomaly_detection)).
     Anomaly(Box<Anomaly>),
 }
 

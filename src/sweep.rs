@@ -186,7 +186,7 @@ impl Inner {
     /// Gets the gradient buffer ready for a sweep from `output`: zero-filled if `watched`, the
     /// seed in the output's slot, no gradient readable until the sweep ends.
     #[inline(always)]
-    fn begin_sweep(&mut self, output: NodeId, seed: &[f64], watched: bool) {
+    pub(crate) fn begin_sweep(&mut self, output: NodeId, seed: &[f64], watched: bool) {
         if std::mem::replace(&mut self.sweeping, true) {
             // A rule panicked in the last sweep: forget the marks it left.
             self.nodes.iter().for_each(|n| n.last_use.set(NO_USE));
@@ -208,7 +208,7 @@ impl Inner {
 
     /// Nodes up to the output now hold their gradients, and no sweep is under way.
     #[inline(always)]
-    fn end_sweep(&mut self, output: NodeId) {
+    pub(crate) fn end_sweep(&mut self, output: NodeId) {
         self.grads_for = output.index() + 1;
         self.sweeping = false;
     }

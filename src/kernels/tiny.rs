@@ -15,7 +15,7 @@
 // Index loops over arrays of constant length read like the formulas, and unroll.
 #![allow(clippy::needless_range_loop)]
 
-use super::dense::activate;
+use super::dense::{activate, grad_row};
 use super::Activation;
 
 /// The largest input or output width the tiny path takes.
@@ -107,78 +107,95 @@ impl Sized2 for Forward<'_> {
     }
 }
 
-/// A gradient to write (`fresh`: the first contribution) or add to.
-pub(crate) struct Out<'a> {
-    /// The gradient.
-    pub(crate) d: &'a mut [f64],
+/// Where a gradient goes in the gradient buffer: its first entry, and whether this is its first
+/// contribution of the sweep (written outright) or a later one (added).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Slot {
+    /// The gradient's first entry in the buffer.
+    pub(crate) at: usize,
     /// Whether to overwrite it.
     pub(crate) fresh: bool,
 }
 
-impl Out<'_> {
+impl Slot {
+    /// `d[i] = value(i)` (fresh) or `d[i] += value(i)` for the `L` entries of the gradient in
+    /// `grads`, with the test outside the loop.
     #[inline(always)]
-    fn put(&mut self, i: usize, value: f64) {
+    fn put<const L: usize>(self, grads: &mut [f64], value: impl Fn(usize) -> f64) {
+        let d: &mut [f64; L] = (&mut grads[self.at..self.at + L])
+            .try_into()
+            .expect("a slice of L");
         if self.fresh {
-            self.d[i] = value;
-        } else {
-            self.d[i] += value;
-        }
-    }
-}
-
-/// `dX (+)= δ · Wᵀ` for one row: `dX[p] = Σ_j δ[j]·W[p][j]`, from 0 in increasing `j`.
-pub(crate) struct GradX<'a> {
-    /// δ (N entries).
-    pub(crate) delta: &'a [f64],
-    /// The weights, K×N.
-    pub(crate) w: &'a [f64],
-    /// dX (K entries).
-    pub(crate) dx: Out<'a>,
-}
-
-impl Sized2 for GradX<'_> {
-    type Out = ();
-
-    #[inline(never)]
-    fn run<const K: usize, const N: usize>(mut self) {
-        let d: &[f64; N] = self.delta.try_into().expect("tiny: a delta row of N");
-        let w = rows::<K, N>(self.w);
-        for p in 0..K {
-            let mut sum = 0.0;
-            for j in 0..N {
-                sum += d[j] * w[p][j];
+            for i in 0..L {
+                d[i] = value(i);
             }
-            self.dx.put(p, sum);
+        } else {
+            for i in 0..L {
+                d[i] += value(i);
+            }
         }
     }
 }
 
-/// `dW (+)= xᵀ · δ` for one row: `dW[p][j] = 0 + x[p]·δ[j]`.
-pub(crate) struct GradW<'a> {
+/// The rule of one row of a layer: `δ = g ⊙ f'(y)` on the stack, then `dX (+)= δ · Wᵀ`,
+/// `dW (+)= xᵀ · δ` and `db (+)= δ` into the gradient buffer, for those of the three wanted.
+///
+/// One call for the whole rule, so a step of the lab's network pays one dispatch per layer:
+/// `dX[p] = Σ_j δ[j]·W[p][j]` from 0 in increasing `j`, `dW[p][j] = 0 + x[p]·δ[j]` and
+/// `db[j] = 0 + δ[j]`, as the general path sums them. The three are written one after the
+/// other, each from δ and the values alone, so two inputs that are one node (`x.linear(x, b)`)
+/// get both contributions, in the general path's order.
+pub(crate) struct LayerGrads<'a> {
+    /// The activation whose derivative makes δ.
+    pub(crate) f: Activation,
+    /// dL/dy (N entries).
+    pub(crate) g: &'a [f64],
+    /// The layer's saved output (N entries).
+    pub(crate) y: &'a [f64],
     /// The input row (K entries).
     pub(crate) x: &'a [f64],
-    /// δ (N entries).
-    pub(crate) delta: &'a [f64],
-    /// dW, K×N.
-    pub(crate) dw: Out<'a>,
+    /// The weights, K×N.
+    pub(crate) w: &'a [f64],
+    /// The gradient buffer the three are written into.
+    pub(crate) grads: &'a mut [f64],
+    /// dX (K entries), if wanted.
+    pub(crate) dx: Option<Slot>,
+    /// dW (K×N), if wanted.
+    pub(crate) dw: Option<Slot>,
+    /// db (N entries), if wanted.
+    pub(crate) db: Option<Slot>,
 }
 
-impl Sized2 for GradW<'_> {
+impl Sized2 for LayerGrads<'_> {
     type Out = ();
 
     #[inline(never)]
-    fn run<const K: usize, const N: usize>(mut self) {
-        let x: &[f64; K] = self.x.try_into().expect("tiny: an input row of K");
-        let d: &[f64; N] = self.delta.try_into().expect("tiny: a delta row of N");
-        assert_eq!(
-            self.dw.d.len(),
-            K * N,
-            "tiny: a weight gradient that is not KxN"
-        );
-        for p in 0..K {
-            for j in 0..N {
-                self.dw.put(p * N + j, 0.0 + x[p] * d[j]);
+    fn run<const K: usize, const N: usize>(self) {
+        let mut delta = [0.0; N];
+        grad_row(self.f, self.g, self.y, &mut delta);
+        if let Some(dx) = self.dx {
+            let w = rows::<K, N>(self.w);
+            dx.put::<K>(self.grads, |p| {
+                let mut sum = 0.0;
+                for j in 0..N {
+                    sum += delta[j] * w[p][j];
+                }
+                sum
+            });
+        }
+        if let Some(dw) = self.dw {
+            let x: &[f64; K] = self.x.try_into().expect("tiny: an input row of K");
+            // Row p of dW is x[p]·δ: one slot of K·N entries, p = i / N and j = i % N.
+            for p in 0..K {
+                let row = Slot {
+                    at: dw.at + p * N,
+                    fresh: dw.fresh,
+                };
+                row.put::<N>(self.grads, |j| 0.0 + x[p] * delta[j]);
             }
+        }
+        if let Some(db) = self.db {
+            db.put::<N>(self.grads, |j| 0.0 + delta[j]);
         }
     }
 }
@@ -251,23 +268,36 @@ mod tests {
                         d
                     };
                     for fresh in [true, false] {
+                        // Written into NaN when fresh (nothing may be read), added to 0.25
+                        // otherwise.
                         let start = if fresh { f64::NAN } else { 0.25 };
-                        let mut dx = vec![start; k];
-                        let out = Out { d: &mut dx, fresh };
-                        with_sizes(
-                            k,
-                            n,
-                            GradX {
-                                delta: d,
-                                w: &w,
-                                dx: out,
-                            },
-                        )
-                        .unwrap();
-                        let mut want = vec![start; k];
-                        if fresh {
-                            want.fill(0.0);
+                        // One buffer holding dX, dW and db in turn, with NaN between them.
+                        let (at_x, at_w, at_b) = (1, k + 2, k + k * n + 3);
+                        let mut buffer = vec![start; at_b + n + 1];
+                        for gap in [0, at_w - 1, at_b - 1, at_b + n] {
+                            buffer[gap] = f64::NAN;
                         }
+                        let slot = |at| Some(Slot { at, fresh });
+                        let job = LayerGrads {
+                            f,
+                            g: &g,
+                            y: &fast,
+                            x: &x,
+                            w: &w,
+                            grads: &mut buffer,
+                            dx: slot(at_x),
+                            dw: slot(at_w),
+                            db: slot(at_b),
+                        };
+                        with_sizes(k, n, job).unwrap();
+                        for gap in [0, at_w - 1, at_b - 1, at_b + n] {
+                            assert!(buffer[gap].is_nan(), "{k}x{n}: wrote outside its slots");
+                        }
+                        let dx = &buffer[at_x..at_x + k];
+                        let dw = &buffer[at_w..at_w + k * n];
+                        let db = &buffer[at_b..at_b + n];
+                        let fill = if fresh { 0.0 } else { 0.25 };
+                        let mut want = vec![fill; k];
                         gemm(
                             1,
                             n,
@@ -279,20 +309,7 @@ mod tests {
                             &mut want,
                             !fresh,
                         );
-                        assert_eq!(bits(&dx), bits(&want), "dX {k}x{n} {f:?} fresh {fresh}");
-
-                        let mut dw = vec![start; k * n];
-                        let out = Out { d: &mut dw, fresh };
-                        with_sizes(
-                            k,
-                            n,
-                            GradW {
-                                x: &x,
-                                delta: d,
-                                dw: out,
-                            },
-                        )
-                        .unwrap();
+                        assert_eq!(bits(dx), bits(&want), "dX {k}x{n} {f:?} fresh {fresh}");
                         let mut want = vec![start; k * n];
                         gemm(
                             k,
@@ -305,36 +322,41 @@ mod tests {
                             &mut want,
                             !fresh,
                         );
-                        assert_eq!(bits(&dw), bits(&want), "dW {k}x{n} {f:?} fresh {fresh}");
+                        assert_eq!(bits(dw), bits(&want), "dW {k}x{n} {f:?} fresh {fresh}");
+                        let want: Vec<f64> = d.iter().map(|d| fill + (0.0 + d)).collect();
+                        assert_eq!(bits(db), bits(&want), "db {k}x{n} {f:?} fresh {fresh}");
+
+                        // Only dW: the others are left alone.
+                        let mut only = vec![start; k * n];
+                        let job = LayerGrads {
+                            f,
+                            g: &g,
+                            y: &fast,
+                            x: &x,
+                            w: &w,
+                            grads: &mut only,
+                            dx: None,
+                            dw: Some(Slot { at: 0, fresh }),
+                            db: None,
+                        };
+                        with_sizes(k, n, job).unwrap();
+                        assert_eq!(bits(&only), bits(dw), "dW alone {k}x{n} {f:?}");
                     }
                 }
             }
         }
-        assert!(with_sizes(
-            TINY + 1,
-            1,
-            GradW {
-                x: &[],
-                delta: &[],
-                dw: Out {
-                    d: &mut [],
-                    fresh: true
-                }
-            }
-        )
-        .is_none());
-        assert!(with_sizes(
-            1,
-            0,
-            GradW {
-                x: &[],
-                delta: &[],
-                dw: Out {
-                    d: &mut [],
-                    fresh: true
-                }
-            }
-        )
-        .is_none());
+        let none = || LayerGrads {
+            f: Activation::Identity,
+            g: &[],
+            y: &[],
+            x: &[],
+            w: &[],
+            grads: &mut [],
+            dx: None,
+            dw: None,
+            db: None,
+        };
+        assert!(with_sizes(TINY + 1, 1, none()).is_none());
+        assert!(with_sizes(1, 0, none()).is_none());
     }
 }

@@ -30,6 +30,9 @@ pub(crate) struct Backward<'a> {
     index: u32,
     /// Whether the sweep lets first contributions overwrite (see [`GradOut`]).
     fresh: bool,
+    /// In a planned sweep (a replay's), which inputs this rule writes first, known from the
+    /// graph alone; `None` in the tape's sweep, where the [`Node::last_use`] marks tell.
+    first: Option<&'a [bool]>,
     nodes: &'a [Node],
     values: &'a [f64],
     /// The gradients of every node recorded before this one.
@@ -55,11 +58,43 @@ impl<'a> Backward<'a> {
             node: &nodes[index],
             index: index as u32,
             fresh,
+            first: None,
             nodes,
             values,
             grads,
             upstream,
             space,
+        }
+    }
+
+    /// The context of a planned sweep (a replay's, `replay/sweep.rs`): the plan knows which
+    /// inputs this rule writes first (`first[i]`, for every input), so no mark is read or set.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn planned(
+        index: usize,
+        nodes: &'a [Node],
+        values: &'a [f64],
+        grads: &'a mut [f64],
+        upstream: &'a [f64],
+        space: &'a mut SweepSpace,
+        first: &'a [bool],
+    ) -> Self {
+        let mut cx = Backward::new(index, true, nodes, values, grads, upstream, space);
+        cx.first = Some(first);
+        cx
+    }
+
+    /// Whether this rule is the first to pass input `i` a gradient in this sweep; in the tape's
+    /// sweep, also marks the input as reached ([`Node::last_use`]).
+    #[inline(always)]
+    fn take_first(&self, i: usize, n: &Node) -> bool {
+        match self.first {
+            Some(first) => first[i],
+            None => {
+                let first = n.last_use.get() == NO_USE;
+                n.last_use.set(self.index);
+                first
+            }
         }
     }
 
@@ -126,16 +161,20 @@ impl<'a> Backward<'a> {
         let id = self.node.inputs.as_slice()[i];
         let n = &self.nodes[id.index()];
         // No rule has passed it a gradient yet in this sweep: this is its first live consumer.
-        let can = n.last_use.get() == NO_USE
+        let first = match self.first {
+            Some(first) => first[i],
+            None => n.last_use.get() == NO_USE,
+        };
+        let can = first
             && matches!(n.op, Op::Linear(_))
             && (n.rows(), n.cols()) == (m, k)
             && self.only_use(i);
         if can {
+            self.take_first(i, n);
             let slot = &mut self.grads[n.range()];
             slot[..m].copy_from_slice(col);
             slot[m..m + k].copy_from_slice(row);
             self.space.factored.push(id.0);
-            n.last_use.set(self.index);
         }
         can
     }
@@ -176,12 +215,33 @@ impl<'a> Backward<'a> {
         if !n.requires_grad {
             return None;
         }
-        let first = n.last_use.get() == NO_USE;
-        n.last_use.set(self.index);
+        let first = self.take_first(i, n);
         Some(GradOut {
             fresh: self.fresh && first,
             d: &mut self.grads[n.range()],
         })
+    }
+
+    /// Where input `i`'s gradient starts in [`grads_below`](Backward::grads_below), and
+    /// whether this is its first contribution (to write rather than add), for a rule that
+    /// writes into the buffer itself; `None` when no parameter flows into that input. Asking
+    /// marks the input as [`grad_out`](Backward::grad_out) does.
+    #[inline(always)]
+    pub(crate) fn grad_at(&mut self, i: usize) -> Option<(usize, bool)> {
+        let id = self.node.inputs.as_slice()[i];
+        let n = &self.nodes[id.index()];
+        if !n.requires_grad {
+            return None;
+        }
+        let first = self.take_first(i, n);
+        Some((n.offset, self.fresh && first))
+    }
+
+    /// The gradients of every node recorded before this one (where
+    /// [`grad_at`](Backward::grad_at) points).
+    #[inline(always)]
+    pub(crate) fn grads_below(&mut self) -> &mut [f64] {
+        self.grads
     }
 }
 

@@ -15,7 +15,7 @@
 //! bias gradient (and, for an input of at most `THIN_K` columns, the weight gradient).
 
 use super::{matmul, Backward, Op, Operand};
-use crate::kernels::dense::{delta_pass, grad_row, Epilogue, Upstream};
+use crate::kernels::dense::{delta_pass, Epilogue, Upstream};
 use crate::kernels::tiny::{self, TINY};
 use crate::kernels::Activation;
 use crate::kernels::{gemm_epilogue, Layout, THIN_K};
@@ -197,27 +197,22 @@ fn tiny_backward(
     (k, n): (usize, usize),
     (g, x, w, y): (&[f64], &[f64], &[f64], &[f64]),
 ) {
-    let mut row = [0.0; TINY];
-    let delta = &mut row[..n];
-    grad_row(f, g, y, delta);
-    let delta = &*delta;
-    if let Some(dx) = cx.grad_out(0) {
-        let dx = tiny::Out {
-            d: dx.d,
-            fresh: dx.fresh,
-        };
-        tiny::with_sizes(k, n, tiny::GradX { delta, w, dx });
-    }
-    if let Some(dw) = cx.grad_out(1) {
-        let dw = tiny::Out {
-            d: dw.d,
-            fresh: dw.fresh,
-        };
-        tiny::with_sizes(k, n, tiny::GradW { x, delta, dw });
-    }
-    if let Some(db) = cx.grad_out(2) {
-        db.add(delta.iter().map(|d| 0.0 + d));
-    }
+    let slot = |at: Option<(usize, bool)>| at.map(|(at, fresh)| tiny::Slot { at, fresh });
+    let dx = slot(cx.grad_at(0));
+    let dw = slot(cx.grad_at(1));
+    let db = slot(cx.grad_at(2));
+    let job = tiny::LayerGrads {
+        f,
+        g,
+        y,
+        x,
+        w,
+        grads: cx.grads_below(),
+        dx,
+        dw,
+        db,
+    };
+    tiny::with_sizes(k, n, job).expect("sizes in 1..=TINY");
 }
 
 /// The rules per input (`X`, `W`, `b`) for activation `f`, as the backward trace prints them:

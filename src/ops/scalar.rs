@@ -99,13 +99,34 @@ pub(crate) fn backward(
     let (g, y) = (grads[node.offset], values[node.offset]);
     // The inputs of an elementwise op have its shape: one entry each.
     let x = |k: usize| values[nodes[inputs[k].index()].offset];
+    let Some(d) = contributions(node.fast, node.op, g, y, x) else {
+        return false;
+    };
+    for (&input, d) in inputs.iter().zip(d) {
+        pass_back(nodes, grads, input, d, index as u32);
+    }
+    true
+}
+
+/// What the rule of a 1×1 node of the table hands its inputs, `upstream × local derivative`
+/// (the second entry is unused for a unary op): `fast` and `op` are the node's, `g` its
+/// upstream gradient, `y` its value and `x(k)` input `k`'s value. `None` if its op is not in
+/// the table.
+#[inline(always)]
+pub(crate) fn contributions(
+    fast: u8,
+    op: Op,
+    g: f64,
+    y: f64,
+    x: impl Fn(usize) -> f64,
+) -> Option<[f64; 2]> {
     let one = |d: f64| [d, 0.0];
-    let d = if node.fast & MUL != 0 {
+    Some(if fast & MUL != 0 {
         mul::scalar_grads(g, x(0), x(1))
-    } else if node.fast & ADD != 0 {
+    } else if fast & ADD != 0 {
         add::scalar_grads(g)
     } else {
-        match node.op {
+        match op {
             Op::Sub => sub::scalar_grads(g),
             Op::Scale(c) => one(scale::scalar_grad(c, g)),
             Op::AddScalar(_) => one(add_scalar::scalar_grad(g)),
@@ -116,13 +137,9 @@ pub(crate) fn backward(
             Op::Tanh => one(tanh::scalar_grad(g, y)),
             Op::Sqrt => one(sqrt::scalar_grad(g, y)),
             Op::Abs => one(abs::scalar_grad(g, x(0))),
-            _ => return false,
+            _ => return None,
         }
-    };
-    for (&input, d) in inputs.iter().zip(d) {
-        pass_back(nodes, grads, input, d, index as u32);
-    }
-    true
+    })
 }
 
 /// Adds `d` to `input`'s gradient, as `Backward::grad_out` and `GradOut::add` do for a plain

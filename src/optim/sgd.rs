@@ -2,6 +2,8 @@
 
 use crate::grads::Gradients;
 use crate::nn::{Bound, Mlp};
+use crate::replay::{Replay, ReplayError};
+use crate::tape::Var;
 
 use super::slots::Slots;
 use super::{same_len, Optimizer, OptimizerState, StateError};
@@ -55,6 +57,18 @@ impl Optimizer for Sgd {
     #[inline]
     fn update(&mut self, _slot: usize, param: &mut [f64], grad: &[f64]) {
         sgd_update(self.lr, param, grad);
+    }
+
+    /// As the trait's, over runs of parameters side by side on the tape
+    /// ([`Replay::update_runs`]): SGD keeps nothing per parameter, so a network's parameters,
+    /// recorded one after another, are updated by one loop.
+    fn step_on_tape<'t>(
+        &mut self,
+        replay: &Replay<'t>,
+        params: &[Var<'t>],
+    ) -> Result<(), ReplayError> {
+        let lr = self.lr;
+        replay.update_runs(params, |values, grads| sgd_update(lr, values, grads))
     }
 
     /// As [`Sgd::step`].

@@ -2,8 +2,9 @@
 //! each one's inputs and output sit in the value buffer, read off the nodes once when the replay
 //! is taken, so the pass does not follow each input's index to its node every step.
 
-use crate::ops::{self, Op};
-use crate::tape::Node;
+use crate::kernels::tiny::{self, TINY};
+use crate::ops::{self, MatView, Op, Operand};
+use crate::tape::{Node, SweepSpace};
 
 /// One op node as [`Replay::forward`] runs it: where its inputs and its output sit in the value
 /// buffer, read off the nodes once when the replay is taken (so the pass does not follow each
@@ -17,10 +18,87 @@ pub(super) struct Call {
     pub(super) len: usize,
     /// How many of `inputs` the op reads (a user op reads its node's inputs instead).
     pub(super) count: u8,
-    /// 1 or 2 for an elementwise op of one or two 1×1 inputs that `ops/scalar.rs` computes on
-    /// one entry; 0 for the general path.
-    pub(super) scalar: u8,
+    /// Which forward kernel runs it.
+    pub(super) kind: Kind,
     pub(super) inputs: [Slot; 3],
+}
+
+impl Call {
+    /// Computes the op's value from its inputs' current values (`nodes` for a user op's inputs,
+    /// `space` for the user op itself): the numbers recording computes, to the bit.
+    #[inline(always)]
+    pub(super) fn forward(&self, nodes: &[Node], values: &mut [f64], space: &SweepSpace) {
+        let x = |i: usize, values: &[f64]| values[self.inputs[i].start];
+        match self.kind {
+            // An elementwise op on 1×1 inputs: its value on one entry (`ops/scalar.rs`), the
+            // same number its slice loop computes.
+            Kind::Unary => {
+                let value = ops::scalar::forward1(self.op, x(0, values));
+                values[self.out] = value.expect("an op of the 1x1 table");
+            }
+            Kind::Binary => {
+                let value = ops::scalar::forward2(self.op, x(0, values), x(1, values));
+                values[self.out] = value.expect("an op of the 1x1 table");
+            }
+            Kind::Layer => {
+                let Op::Linear(f) = self.op else {
+                    unreachable!("a layer call is a linear op")
+                };
+                let (below, rest) = values.split_at_mut(self.out);
+                let [x, w, b] = &self.inputs;
+                let job = tiny::Forward {
+                    f,
+                    x: &below[x.range()],
+                    w: &below[w.range()],
+                    b: Some(&below[b.range()]),
+                    y: &mut rest[..self.len],
+                };
+                tiny::with_sizes(x.cols as usize, w.cols as usize, job).expect("sizes in 1..=TINY");
+            }
+            Kind::General => {
+                let (below, rest) = values.split_at_mut(self.out);
+                let out = &mut rest[..self.len];
+                if let Op::Custom(id) = self.op {
+                    // Any number of inputs: read them off the node.
+                    let node = &nodes[self.index as usize];
+                    let views: smallvec::SmallVec<[MatView<'_>; 4]> = node
+                        .inputs
+                        .iter()
+                        .map(|i| {
+                            let n = &nodes[i.index()];
+                            MatView::new(&below[n.range()], n.rows(), n.cols())
+                        })
+                        .collect();
+                    space.custom.get(id).forward(&views, out);
+                    return;
+                }
+                let x: [Operand<'_>; 3] = std::array::from_fn(|i| {
+                    let slot = &self.inputs[i];
+                    Operand {
+                        value: &below[slot.range()],
+                        rows: slot.rows as usize,
+                        cols: slot.cols as usize,
+                    }
+                });
+                ops::forward(self.op, &x[..self.count as usize], out);
+            }
+        }
+    }
+}
+
+/// Which kernel runs a call: the op's own through `ops::forward`, or a shortcut that computes
+/// the same numbers with less dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// The op's forward kernel (`ops::forward`), or a user op's.
+    General,
+    /// An elementwise op of one 1×1 input, on one entry (`ops/scalar.rs`).
+    Unary,
+    /// An elementwise op of two 1×1 inputs, on one entry (`ops/scalar.rs`).
+    Binary,
+    /// One row of a dense layer of at most `TINY` inputs and outputs (`kernels/tiny.rs`, the
+    /// kernels `ops::forward` reaches too).
+    Layer,
 }
 
 /// An input's place in the value buffer, and its shape.
@@ -66,10 +144,17 @@ pub(super) fn read(nodes: &[Node]) -> Vec<Call> {
                 2 => ops::scalar::forward2(node.op, 0.5, 0.5).is_some(),
                 _ => false,
             };
-            let scalar = if range.len() == 1 && table && (0..count).all(one) {
-                count as u8
+            let tiny = 1..=TINY as u32;
+            let kind = if range.len() == 1 && table && (0..count).all(one) {
+                [Kind::General, Kind::Unary, Kind::Binary][count]
+            } else if matches!(node.op, Op::Linear(_))
+                && inputs[0].rows == 1
+                && tiny.contains(&inputs[0].cols)
+                && tiny.contains(&inputs[1].cols)
+            {
+                Kind::Layer
             } else {
-                0
+                Kind::General
             };
             Call {
                 index: index as u32,
@@ -77,7 +162,7 @@ pub(super) fn read(nodes: &[Node]) -> Vec<Call> {
                 out: range.start,
                 len: range.len(),
                 count: count.min(3) as u8,
-                scalar,
+                kind,
                 inputs,
             }
         })

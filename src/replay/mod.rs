@@ -5,9 +5,11 @@
 //! on which one such step has been recorded and returns a [`Replay`], which runs the step again:
 //! [`set`](Replay::set) writes new values into leaves, [`forward`](Replay::forward) re-runs every
 //! op's forward kernel in tape order (the same kernels, reading the same places, so the values
-//! are those a fresh recording would give, to the bit), and [`backward`](Replay::backward) is the
-//! tape's ordinary reverse sweep. Nothing is recorded, no shape is checked again and nothing is
-//! allocated: a replayed step is the arithmetic and little else. Parameters live on the tape
+//! are those a fresh recording would give, to the bit), and [`backward`](Replay::backward) runs
+//! the tape's rules from a plan made when the replay was taken (which rules run, and which
+//! gradient each one writes first, are facts of the graph: `replay/sweep.rs`). Nothing is
+//! recorded, no shape is checked again and nothing is allocated: a replayed step is the
+//! arithmetic and little else. Parameters live on the tape
 //! and an optimizer updates them there ([`Replay::update_params`], which
 //! [`Optimizer::step_on_tape`](crate::optim::Optimizer::step_on_tape) drives), so no weight is
 //! copied onto the tape per step.
@@ -58,10 +60,11 @@ use std::fmt;
 
 use crate::grads::Gradients;
 use crate::matrix::Matrix;
-use crate::ops::{self, cross_entropy, MatView, Op, Operand};
+use crate::ops::{cross_entropy, Op};
 
 mod calls;
 mod error;
+mod sweep;
 
 use crate::tape::{fail, Inner, NodeId, Tape, Var};
 use calls::Call;
@@ -78,6 +81,8 @@ pub struct Replay<'t> {
     nodes: usize,
     /// The op nodes in tape order, as `forward` runs them.
     calls: Vec<Call>,
+    /// The reverse sweep from `output`, worked out once.
+    plan: sweep::Plan,
     phase: Cell<Phase>,
 }
 
@@ -112,11 +117,13 @@ impl Tape {
         }
         let t = self.inner.borrow();
         let calls = calls::read(&t.nodes);
+        let plan = sweep::Plan::new(&t.nodes, &calls, output.id);
         Replay {
             tape: self,
             output: output.id,
             nodes: t.nodes.len(),
             calls,
+            plan,
             phase: Cell::new(Phase::Values),
         }
     }
@@ -207,44 +214,12 @@ impl<'t> Replay<'t> {
         let t = &mut *guard;
         self.unchanged(t)?;
         for call in &self.calls {
-            if call.scalar != 0 {
-                // An elementwise op on 1×1 inputs: its value on one entry (`ops/scalar.rs`),
-                // the same number its slice loop computes.
-                let a = t.values[call.inputs[0].start];
-                let value = if call.scalar == 1 {
-                    ops::scalar::forward1(call.op, a)
-                } else {
-                    ops::scalar::forward2(call.op, a, t.values[call.inputs[1].start])
-                };
-                t.values[call.out] = value.expect("an op of the 1x1 table");
-                continue;
-            }
-            let (below, rest) = t.values.split_at_mut(call.out);
-            let out = &mut rest[..call.len];
-            if let Op::Custom(id) = call.op {
-                // Any number of inputs: read them off the node.
-                let node = &t.nodes[call.index as usize];
-                let views: smallvec::SmallVec<[MatView<'_>; 4]> = node
-                    .inputs
-                    .iter()
-                    .map(|i| {
-                        let n = &t.nodes[i.index()];
-                        MatView::new(&below[n.range()], n.rows(), n.cols())
-                    })
-                    .collect();
-                t.space.custom.get(id).forward(&views, out);
-                continue;
-            }
-            let x: [Operand<'_>; 3] = std::array::from_fn(|i| {
-                let slot = &call.inputs[i];
-                Operand {
-                    value: &below[slot.range()],
-                    rows: slot.rows as usize,
-                    cols: slot.cols as usize,
-                }
-            });
             if call.op == Op::CrossEntropy {
-                if let Some((row, label)) = cross_entropy::bad_label(x[1].value, x[0].cols) {
+                let (logits, labels) = (&call.inputs[0], &call.inputs[1]);
+                let labels_value = &t.values[labels.range()];
+                if let Some((row, label)) =
+                    cross_entropy::bad_label(labels_value, logits.cols as usize)
+                {
                     self.phase.set(Phase::Changed);
                     return Err(ReplayError::Invalid {
                         node: NodeId(call.index),
@@ -252,12 +227,12 @@ impl<'t> Replay<'t> {
                         why: format!(
                             "row {row} has label {label}, which is not a class of the {}x{} \
                              logits",
-                            x[0].rows, x[0].cols
+                            logits.rows, logits.cols
                         ),
                     });
                 }
             }
-            ops::forward(call.op, &x[..call.count as usize], out);
+            call.forward(&t.nodes, &mut t.values, &t.space);
         }
         self.phase.set(Phase::Values);
         if !t.anomaly.enabled {
@@ -275,7 +250,9 @@ impl<'t> Replay<'t> {
     }
 
     /// The reverse sweep from the output, over the values of the last
-    /// [`forward`](Replay::forward): the tape's [`try_backward`](Tape::try_backward).
+    /// [`forward`](Replay::forward): the numbers of the tape's
+    /// [`try_backward`](Tape::try_backward), to the bit, from the sweep planned when the replay
+    /// was taken (in anomaly mode, `try_backward` itself, which checks every gradient).
     ///
     /// # Errors
     /// [`ReplayError::Order`] if a leaf changed since the last `forward`;
@@ -298,9 +275,12 @@ impl<'t> Replay<'t> {
                 .map_err(ReplayError::Anomaly)?
         } else {
             // The output was checked to be a 1×1 node of this tape when the replay was taken.
-            self.tape
-                .sweep(self.output, &[1.0], None)
-                .expect("a sweep reports anomalies in anomaly mode only");
+            let mut guard = self.tape.inner.borrow_mut();
+            let t = &mut *guard;
+            t.begin_sweep(self.output, &[1.0], false);
+            self.plan.run(t, &self.calls);
+            t.end_sweep(self.output);
+            drop(guard);
             Gradients::new(self.tape)
         };
         self.phase.set(Phase::Gradients);
@@ -333,6 +313,93 @@ impl<'t> Replay<'t> {
     ) -> Result<(), ReplayError> {
         let mut guard = self.tape.inner.borrow_mut();
         let t = &mut *guard;
+        self.check_params(t, params)?;
+        if !t.space.factored.is_empty() {
+            // Some gradient was kept as two factors by the sweep (a parameter's, rarely):
+            // multiplied out where it is one.
+            for (slot, p) in params.iter().enumerate() {
+                let index = p.id.index();
+                let range = t.nodes[index].range();
+                if t.space.is_factored(p.id.0) {
+                    let grad = t.grad(index).into_owned();
+                    update(slot, &mut t.values[range], &grad);
+                } else {
+                    update(slot, &mut t.values[range.clone()], &t.grads[range]);
+                }
+            }
+        } else {
+            let (nodes, values, grads) = (&t.nodes, &mut t.values, &t.grads);
+            for (slot, p) in params.iter().enumerate() {
+                let range = nodes[p.id.index()].range();
+                update(slot, &mut values[range.clone()], &grads[range]);
+            }
+        }
+        self.phase.set(Phase::Changed);
+        Ok(())
+    }
+
+    /// [`update_params`](Replay::update_params) for an update that treats every entry alike and
+    /// keeps nothing per parameter (plain SGD): calls `update(values, gradients)` once for
+    /// each run of `params` that sit side by side on the tape (consecutive in `params` and in
+    /// the value buffer, as [`Mlp::bind`](crate::nn::Mlp::bind) records a network's), so a
+    /// step's update is one loop over all of them rather than one short loop per parameter.
+    ///
+    /// ```
+    /// use chainrule::Tape;
+    /// let tape = Tape::new();
+    /// let (a, b) = (tape.scalar(1.0), tape.scalar(2.0));
+    /// let replay = tape.replay((a * b).mean()); // dL/da = b, dL/db = a
+    /// replay.run().unwrap();
+    /// let mut calls = 0;
+    /// replay
+    ///     .update_runs(&[a, b], |values, grads| {
+    ///         calls += 1;
+    ///         values.iter_mut().zip(grads).for_each(|(v, g)| *v -= 0.5 * g);
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!((calls, a.item(), b.item()), (1, 0.0, 1.5));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`update_params`](Replay::update_params).
+    pub fn update_runs(
+        &self,
+        params: &[Var<'t>],
+        mut update: impl FnMut(&mut [f64], &[f64]),
+    ) -> Result<(), ReplayError> {
+        {
+            let t = self.tape.inner.borrow();
+            if !t.space.factored.is_empty() {
+                drop(t);
+                return self.update_params(params, |_, values, grads| update(values, grads));
+            }
+        }
+        let mut guard = self.tape.inner.borrow_mut();
+        let t = &mut *guard;
+        self.check_params(t, params)?;
+        let (nodes, values, grads) = (&t.nodes, &mut t.values, &t.grads);
+        let mut run = 0..0;
+        for p in params {
+            let range = nodes[p.id.index()].range();
+            if range.start == run.end && !run.is_empty() {
+                run.end = range.end;
+                continue;
+            }
+            if !run.is_empty() {
+                update(&mut values[run.clone()], &grads[run]);
+            }
+            run = range;
+        }
+        if !run.is_empty() {
+            update(&mut values[run.clone()], &grads[run]);
+        }
+        self.phase.set(Phase::Changed);
+        Ok(())
+    }
+
+    /// Checks that the gradients are current and that every one of `params` is a parameter of
+    /// this tape that the sweep reaches (see [`update_params`](Replay::update_params)).
+    fn check_params(&self, t: &Inner, params: &[Var<'t>]) -> Result<(), ReplayError> {
         if self.phase.get() != Phase::Gradients {
             return Err(ReplayError::Order {
                 action: "update_params",
@@ -364,27 +431,6 @@ impl<'t> Replay<'t> {
                 });
             }
         }
-        if !t.space.factored.is_empty() {
-            // Some gradient was kept as two factors by the sweep (a parameter's, rarely):
-            // multiplied out where it is one.
-            for (slot, p) in params.iter().enumerate() {
-                let index = p.id.index();
-                let range = t.nodes[index].range();
-                if t.space.is_factored(p.id.0) {
-                    let grad = t.grad(index).into_owned();
-                    update(slot, &mut t.values[range], &grad);
-                } else {
-                    update(slot, &mut t.values[range.clone()], &t.grads[range]);
-                }
-            }
-        } else {
-            let (nodes, values, grads) = (&t.nodes, &mut t.values, &t.grads);
-            for (slot, p) in params.iter().enumerate() {
-                let range = nodes[p.id.index()].range();
-                update(slot, &mut values[range.clone()], &grads[range]);
-            }
-        }
-        self.phase.set(Phase::Changed);
         Ok(())
     }
 

@@ -112,6 +112,24 @@ impl<'a> Backward<'a> {
         &self.values[self.input_node(i).range()]
     }
 
+    /// The nodes of a three-input op's inputs (a dense layer's `X`, `W`, `b`), read once.
+    #[inline(always)]
+    pub(crate) fn input_nodes3(&self) -> [&'a Node; 3] {
+        let ids: [NodeId; 3] = self
+            .node
+            .inputs
+            .as_slice()
+            .try_into()
+            .expect("an op of three inputs");
+        ids.map(|id| &self.nodes[id.index()])
+    }
+
+    /// Every node's value (an input's is at its node's [`range`](Node::range)).
+    #[inline(always)]
+    pub(crate) fn values(&self) -> &'a [f64] {
+        self.values
+    }
+
     /// `(rows, cols)` of input `i`.
     pub(crate) fn input_shape(&self, i: usize) -> (usize, usize) {
         let n = self.input_node(i);
@@ -226,10 +244,9 @@ impl<'a> Backward<'a> {
     /// whether this is its first contribution (to write rather than add), for a rule that
     /// writes into the buffer itself; `None` when no parameter flows into that input. Asking
     /// marks the input as [`grad_out`](Backward::grad_out) does.
+    /// `n` is input `i`'s node ([`input_nodes3`](Backward::input_nodes3)).
     #[inline(always)]
-    pub(crate) fn grad_at(&mut self, i: usize) -> Option<(usize, bool)> {
-        let id = self.node.inputs.as_slice()[i];
-        let n = &self.nodes[id.index()];
+    pub(crate) fn grad_at(&mut self, i: usize, n: &Node) -> Option<(usize, bool)> {
         if !n.requires_grad {
             return None;
         }

@@ -124,6 +124,9 @@ pub(crate) fn forward(f: Activation, x: &[Operand<'_>], y: &mut [f64]) {
 // rule, large and never used there, would otherwise be inlined into it.
 #[inline(never)]
 pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
+    if tiny_backward(f, cx) {
+        return;
+    }
     let g = cx.upstream;
     let (x, w, y) = (cx.input(0), cx.input(1), cx.output());
     let (m, n) = cx.shape();
@@ -134,13 +137,6 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
         None => Upstream::Matrix(g),
     };
     let stored = matches!(upstream, Upstream::Matrix(_));
-    let tiny = 1..=TINY;
-    if m == 1 && stored && tiny.contains(&k) && tiny.contains(&n) {
-        // One row of a small layer: the same sums, with the sizes as constants. (One row's dX
-        // is never kept factored: k entries stored take less room than 1 + k factors.)
-        tiny_backward(f, cx, (k, n), (g, x, w, y));
-        return;
-    }
     let (wants_x, wants_w, wants_b) = (cx.wants(0), cx.wants(1), cx.wants(2));
     // A thin input's weight gradient is summed in the pass; otherwise it is a product.
     let thin_w = wants_w && k <= THIN_K;
@@ -189,30 +185,37 @@ pub(crate) fn backward(f: Activation, cx: &mut Backward<'_>) {
 
 /// The rule on one row of a layer of at most [`TINY`] inputs and outputs (`kernels/tiny.rs`):
 /// `δ = g ⊙ f'(y)` on the stack, then `dX = δ · Wᵀ`, `dW = xᵀ · δ`, `db = δ`, each written by
-/// its first contribution or added, in the general path's order.
-#[inline(never)]
-fn tiny_backward(
-    f: Activation,
-    cx: &mut Backward<'_>,
-    (k, n): (usize, usize),
-    (g, x, w, y): (&[f64], &[f64], &[f64], &[f64]),
-) {
+/// its first contribution or added, in the general path's order. `false`, and nothing done,
+/// for any other layer, or one whose upstream was kept factored.
+#[inline(always)]
+fn tiny_backward(f: Activation, cx: &mut Backward<'_>) -> bool {
+    let (m, n) = cx.shape();
+    let [xn, wn, bn] = cx.input_nodes3();
+    let k = xn.cols();
+    let tiny = 1..=TINY;
+    // (One row's own dX is never kept factored: k entries stored take less room than 1 + k
+    // factors; its upstream, a gradient handed down to it, is checked all the same.)
+    if m != 1 || !tiny.contains(&k) || !tiny.contains(&n) || cx.factored_upstream().is_some() {
+        return false;
+    }
     let slot = |at: Option<(usize, bool)>| at.map(|(at, fresh)| tiny::Slot { at, fresh });
-    let dx = slot(cx.grad_at(0));
-    let dw = slot(cx.grad_at(1));
-    let db = slot(cx.grad_at(2));
+    let dx = slot(cx.grad_at(0, xn));
+    let dw = slot(cx.grad_at(1, wn));
+    let db = slot(cx.grad_at(2, bn));
+    let values = cx.values();
     let job = tiny::LayerGrads {
         f,
-        g,
-        y,
-        x,
-        w,
+        g: cx.upstream,
+        y: cx.output(),
+        x: &values[xn.range()],
+        w: &values[wn.range()],
         grads: cx.grads_below(),
         dx,
         dw,
         db,
     };
     tiny::with_sizes(k, n, job).expect("sizes in 1..=TINY");
+    true
 }
 
 /// The rules per input (`X`, `W`, `b`) for activation `f`, as the backward trace prints them:

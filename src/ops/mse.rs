@@ -22,24 +22,42 @@ impl<'t> Var<'t> {
 
 /// Forward: `L = (1/n) Σ (p − y)²`.
 pub(crate) fn forward(x: &[Operand<'_>], out: &mut [f64]) {
-    let (p, y) = (x[0].value, x[1].value);
-    out[0] = sse::value(p, y) / p.len() as f64;
+    out[0] = value(x[0].value, x[1].value);
+}
+
+/// `(1/n) Σ (p − y)²`.
+#[inline(always)]
+pub(crate) fn value(p: &[f64], y: &[f64]) -> f64 {
+    sse::value(p, y) / p.len() as f64
 }
 
 /// Backward: `dp += g · 2(p − y)/n`; `dy −= g · 2(p − y)/n`.
 #[inline(always)]
 pub(crate) fn backward(cx: &mut Backward<'_>) {
     let (g, p, y) = (cx.upstream[0], cx.input(0), cx.input(1));
-    let n = p.len() as f64;
     if let Some(dp) = cx.grad(0) {
-        for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
-            *dp += g * 2.0 * (p - y) / n;
-        }
+        grad_prediction(g, p, y, dp);
     }
     if let Some(dy) = cx.grad(1) {
-        for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {
-            *dy -= g * 2.0 * (p - y) / n;
-        }
+        grad_target(g, p, y, dy);
+    }
+}
+
+/// `dp += g · 2(p − y)/n`.
+#[inline(always)]
+pub(crate) fn grad_prediction(g: f64, p: &[f64], y: &[f64], dp: &mut [f64]) {
+    let n = p.len() as f64;
+    for ((dp, p), y) in dp.iter_mut().zip(p).zip(y) {
+        *dp += g * 2.0 * (p - y) / n;
+    }
+}
+
+/// `dy −= g · 2(p − y)/n`.
+#[inline(always)]
+pub(crate) fn grad_target(g: f64, p: &[f64], y: &[f64], dy: &mut [f64]) {
+    let n = p.len() as f64;
+    for ((dy, p), y) in dy.iter_mut().zip(p).zip(y) {
+        *dy -= g * 2.0 * (p - y) / n;
     }
 }
 

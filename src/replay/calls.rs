@@ -40,6 +40,10 @@ impl Call {
                 let value = ops::scalar::forward2(self.op, x(0, values), x(1, values));
                 values[self.out] = value.expect("an op of the 1x1 table");
             }
+            Kind::Mse => {
+                let (p, y) = (&self.inputs[0], &self.inputs[1]);
+                values[self.out] = ops::mse::value(&values[p.range()], &values[y.range()]);
+            }
             Kind::Layer => {
                 let Op::Linear(f) = self.op else {
                     unreachable!("a layer call is a linear op")
@@ -96,6 +100,8 @@ pub(super) enum Kind {
     Unary,
     /// An elementwise op of two 1×1 inputs, on one entry (`ops/scalar.rs`).
     Binary,
+    /// The lab's loss, `mse` (`ops/mse.rs`), without the operands' dispatch.
+    Mse,
     /// One row of a dense layer of at most `TINY` inputs and outputs (`kernels/tiny.rs`, the
     /// kernels `ops::forward` reaches too).
     Layer,
@@ -147,6 +153,8 @@ pub(super) fn read(nodes: &[Node]) -> Vec<Call> {
             let tiny = 1..=TINY as u32;
             let kind = if range.len() == 1 && table && (0..count).all(one) {
                 [Kind::General, Kind::Unary, Kind::Binary][count]
+            } else if node.op == Op::Mse {
+                Kind::Mse
             } else if matches!(node.op, Op::Linear(_))
                 && inputs[0].rows == 1
                 && tiny.contains(&inputs[0].cols)

@@ -11,13 +11,14 @@
 //! that has no rule to run, and no mark is read or set. The numbers are the tape's sweep's, to
 //! the bit (`tests/replay.rs`): the same rules, in the same order, writing and adding the same.
 //!
-//! Two kinds of step skip the rule context as well: a 1×1 elementwise op (its contributions from
-//! `ops/scalar.rs`, as the tape's sweep computes them) and one row of a small dense layer (the
-//! rule of `kernels/tiny.rs` that `ops::linear` calls).
+//! Three kinds of step skip the rule context as well: a 1×1 elementwise op (its contributions
+//! from `ops/scalar.rs`, as the tape's sweep computes them), one row of a small dense layer (the
+//! rule of `kernels/tiny.rs` that `ops::linear` calls) and the lab's loss, `mse` (its rule's two
+//! halves in `ops/mse.rs`).
 
 use super::calls::{Call, Kind};
 use crate::kernels::tiny;
-use crate::ops::{self, scalar, Backward, Op};
+use crate::ops::{self, mse, scalar, Backward, Op};
 use crate::tape::{Inner, Node, NodeId};
 
 /// The reverse sweep of a replay, worked out from the graph once (see the module doc).
@@ -49,6 +50,27 @@ struct Step {
     fast: u8,
 }
 
+impl Step {
+    /// Input `i`'s gradient (at `range`) to add into, zero-filled if this is its first
+    /// contribution, as [`Backward::grad`] gives it to a rule; `None` if it takes none.
+    #[inline(always)]
+    fn grad<'g>(
+        &self,
+        i: u8,
+        range: std::ops::Range<usize>,
+        grads: &'g mut [f64],
+    ) -> Option<&'g mut [f64]> {
+        if self.wants & (1 << i) == 0 {
+            return None;
+        }
+        let d = &mut grads[range];
+        if self.fresh & (1 << i) != 0 {
+            d.fill(0.0);
+        }
+        Some(d)
+    }
+}
+
 /// How a step's rule runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum How {
@@ -58,6 +80,8 @@ enum How {
     Scalar,
     /// One row of a small dense layer, `kernels/tiny.rs`'s rule.
     Layer,
+    /// The lab's loss, `mse`: its rule's two halves (`ops/mse.rs`).
+    Mse,
 }
 
 impl Plan {
@@ -102,6 +126,8 @@ impl Plan {
                 How::Scalar
             } else if call.kind == Kind::Layer {
                 How::Layer
+            } else if call.kind == Kind::Mse {
+                How::Mse
             } else {
                 How::Rule
             };
@@ -162,6 +188,18 @@ impl Plan {
                     }
                 }
                 How::Layer => layer(step, call, values, grads),
+                How::Mse => {
+                    let (p, y) = (&call.inputs[0], &call.inputs[1]);
+                    let g = grads[call.out];
+                    let (pv, yv) = (&values[p.range()], &values[y.range()]);
+                    // As the rule's `cx.grad(i)`: zero-filled when first, then added to.
+                    if let Some(dp) = step.grad(0, p.range(), grads) {
+                        mse::grad_prediction(g, pv, yv, dp);
+                    }
+                    if let Some(dy) = step.grad(1, y.range(), grads) {
+                        mse::grad_target(g, pv, yv, dy);
+                    }
+                }
                 How::Rule => {
                     let (below, rest) = grads.split_at_mut(call.out);
                     let upstream = &rest[..call.len];

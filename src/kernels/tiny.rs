@@ -90,20 +90,61 @@ impl Sized2 for Forward<'_> {
         let x: &[f64; K] = self.x.try_into().expect("tiny: an input row of K");
         let w = rows::<K, N>(self.w);
         let y: &mut [f64; N] = self.y.try_into().expect("tiny: an output row of N");
-        // y[j] = 0 + x₀·W[0][j] + x₁·W[1][j] + …, as the direct GEMM loop sums it.
-        *y = [0.0; N];
-        for p in 0..K {
-            for j in 0..N {
-                y[j] += x[p] * w[p][j];
-            }
+        let b = self.b.map(|b| b.try_into().expect("tiny: a bias row of N"));
+        forward_row(self.f, x, w, b, y);
+    }
+}
+
+/// [`Forward`]'s arithmetic: `y[j] = 0 + x₀·W[0][j] + x₁·W[1][j] + …`, as the direct GEMM loop
+/// sums it, then `+ b[j]`, then `f`.
+#[inline(always)]
+fn forward_row<const K: usize, const N: usize>(
+    f: Activation,
+    x: &[f64; K],
+    w: &[[f64; N]; K],
+    b: Option<&[f64; N]>,
+    y: &mut [f64; N],
+) {
+    *y = [0.0; N];
+    for p in 0..K {
+        for j in 0..N {
+            y[j] += x[p] * w[p][j];
         }
-        if let Some(b) = self.b {
-            let b: &[f64; N] = b.try_into().expect("tiny: a bias row of N");
-            for j in 0..N {
-                y[j] += b[j];
-            }
+    }
+    if let Some(b) = b {
+        for j in 0..N {
+            y[j] += b[j];
         }
-        activate(self.f, y);
+    }
+    activate(f, y);
+}
+
+/// [`Forward`] with a bias, its operands found by their offsets in the value buffer (a
+/// replay's, which read the offsets off the nodes once): `values[y..][..N] =
+/// f(values[x..][..K] · W + b)`, `W` at `w` (K×N) and `b` at `b` (N), all below `y`.
+pub(crate) struct ForwardAt<'a> {
+    /// The activation.
+    pub(crate) f: Activation,
+    /// The value buffer.
+    pub(crate) values: &'a mut [f64],
+    /// Where the input row, the weights, the bias and the output start.
+    pub(crate) x: usize,
+    pub(crate) w: usize,
+    pub(crate) b: usize,
+    pub(crate) y: usize,
+}
+
+impl Sized2 for ForwardAt<'_> {
+    type Out = ();
+
+    #[inline(never)]
+    fn run<const K: usize, const N: usize>(self) {
+        let (below, rest) = self.values.split_at_mut(self.y);
+        let y: &mut [f64; N] = (&mut rest[..N]).try_into().expect("a slice of N");
+        let x: &[f64; K] = below[self.x..self.x + K].try_into().expect("a slice of K");
+        let w = rows::<K, N>(&below[self.w..self.w + K * N]);
+        let b: &[f64; N] = below[self.b..self.b + N].try_into().expect("a slice of N");
+        forward_row(self.f, x, w, Some(b), y);
     }
 }
 
@@ -171,32 +212,102 @@ impl Sized2 for LayerGrads<'_> {
 
     #[inline(never)]
     fn run<const K: usize, const N: usize>(self) {
-        let mut delta = [0.0; N];
-        grad_row(self.f, self.g, self.y, &mut delta);
-        if let Some(dx) = self.dx {
-            let w = rows::<K, N>(self.w);
-            dx.put::<K>(self.grads, |p| {
-                let mut sum = 0.0;
-                for j in 0..N {
-                    sum += delta[j] * w[p][j];
-                }
-                sum
-            });
-        }
-        if let Some(dw) = self.dw {
-            let x: &[f64; K] = self.x.try_into().expect("tiny: an input row of K");
-            // Row p of dW is x[p]·δ: one slot of K·N entries, p = i / N and j = i % N.
-            for p in 0..K {
-                let row = Slot {
-                    at: dw.at + p * N,
-                    fresh: dw.fresh,
-                };
-                row.put::<N>(self.grads, |j| 0.0 + x[p] * delta[j]);
+        let g: &[f64; N] = self.g.try_into().expect("tiny: an upstream row of N");
+        let y: &[f64; N] = self.y.try_into().expect("tiny: an output row of N");
+        let x: &[f64; K] = self.x.try_into().expect("tiny: an input row of K");
+        let w = rows::<K, N>(self.w);
+        let slots = [self.dx, self.dw, self.db];
+        layer_grads(self.f, Row { g, y, x, w }, self.grads, slots);
+    }
+}
+
+/// What a one-row layer's rule reads, as arrays.
+struct Row<'a, const K: usize, const N: usize> {
+    /// dL/dy.
+    g: &'a [f64; N],
+    /// The layer's output.
+    y: &'a [f64; N],
+    /// Its input row.
+    x: &'a [f64; K],
+    /// Its weights.
+    w: &'a [[f64; N]; K],
+}
+
+/// [`LayerGrads`]' arithmetic, on arrays: `slots` are dX, dW and db's places in `grads`.
+#[inline(always)]
+fn layer_grads<const K: usize, const N: usize>(
+    f: Activation,
+    Row { g, y, x, w }: Row<'_, K, N>,
+    grads: &mut [f64],
+    [dx, dw, db]: [Option<Slot>; 3],
+) {
+    let mut delta = [0.0; N];
+    grad_row(f, g, y, &mut delta);
+    if let Some(dx) = dx {
+        dx.put::<K>(grads, |p| {
+            let mut sum = 0.0;
+            for j in 0..N {
+                sum += delta[j] * w[p][j];
             }
+            sum
+        });
+    }
+    if let Some(dw) = dw {
+        // Row p of dW is x[p]·δ.
+        for p in 0..K {
+            let row = Slot {
+                at: dw.at + p * N,
+                fresh: dw.fresh,
+            };
+            row.put::<N>(grads, |j| 0.0 + x[p] * delta[j]);
         }
-        if let Some(db) = self.db {
-            db.put::<N>(self.grads, |j| 0.0 + delta[j]);
-        }
+    }
+    if let Some(db) = db {
+        db.put::<N>(grads, |j| 0.0 + delta[j]);
+    }
+}
+
+/// [`LayerGrads`] with its operands found by their offsets (a replay's, read off the nodes
+/// once): the layer's input row at `x`, weights at `w`, bias at `b`, output (and upstream
+/// gradient) at `y`, in the value and gradient buffers. Bit `i` of `wants` says whether input
+/// `i` (X, W, b) takes a gradient, bit `i` of `fresh` whether it is written rather than added.
+pub(crate) struct LayerGradsAt<'a> {
+    /// The activation whose derivative makes δ.
+    pub(crate) f: Activation,
+    /// The value buffer.
+    pub(crate) values: &'a [f64],
+    /// The gradient buffer.
+    pub(crate) grads: &'a mut [f64],
+    /// Where the input row, the weights, the bias and the output start.
+    pub(crate) x: usize,
+    pub(crate) w: usize,
+    pub(crate) b: usize,
+    pub(crate) y: usize,
+    /// Which of X, W and b take a gradient (bits 0, 1, 2).
+    pub(crate) wants: u8,
+    /// Which of them are written by this rule first (bits 0, 1, 2).
+    pub(crate) fresh: u8,
+}
+
+impl Sized2 for LayerGradsAt<'_> {
+    type Out = ();
+
+    #[inline(never)]
+    fn run<const K: usize, const N: usize>(self) {
+        let (below, rest) = self.grads.split_at_mut(self.y);
+        let g: &[f64; N] = rest[..N].try_into().expect("a slice of N");
+        let v = self.values;
+        let y: &[f64; N] = v[self.y..self.y + N].try_into().expect("a slice of N");
+        let x: &[f64; K] = v[self.x..self.x + K].try_into().expect("a slice of K");
+        let w = rows::<K, N>(&v[self.w..self.w + K * N]);
+        let slot = |i: u8, at: usize| {
+            (self.wants & (1 << i) != 0).then_some(Slot {
+                at,
+                fresh: self.fresh & (1 << i) != 0,
+            })
+        };
+        let slots = [slot(0, self.x), slot(1, self.w), slot(2, self.b)];
+        layer_grads(self.f, Row { g, y, x, w }, below, slots);
     }
 }
 
@@ -358,5 +469,95 @@ mod tests {
         };
         assert!(with_sizes(TINY + 1, 1, none()).is_none());
         assert!(with_sizes(1, 0, none()).is_none());
+    }
+
+    /// The replay's kernels, which find their operands by offset in the tape's buffers (with
+    /// NaN around and between them), give the slice kernels' bits, for every size, activation,
+    /// and choice of gradients written, added or skipped.
+    #[test]
+    fn offset_kernels_equal_the_slice_kernels() {
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for k in 1..=TINY {
+            for n in 1..=TINY {
+                for f in [Activation::Sigmoid, Activation::Tanh, Activation::Relu] {
+                    // values: [NaN, x (k), NaN, w (k·n), NaN, b (n), NaN, y (n), NaN]
+                    let (x_at, w_at) = (1, k + 2);
+                    let (b_at, y_at) = (w_at + k * n + 1, w_at + k * n + n + 2);
+                    let mut buffer = vec![f64::NAN; y_at + n + 1];
+                    let (x, w, b) = (values(k, 1.0), values(k * n, 2.0), values(n, 3.0));
+                    buffer[x_at..x_at + k].copy_from_slice(&x);
+                    buffer[w_at..w_at + k * n].copy_from_slice(&w);
+                    buffer[b_at..b_at + n].copy_from_slice(&b);
+                    let job = ForwardAt {
+                        f,
+                        values: &mut buffer,
+                        x: x_at,
+                        w: w_at,
+                        b: b_at,
+                        y: y_at,
+                    };
+                    with_sizes(k, n, job).unwrap();
+                    let mut y = vec![f64::NAN; n];
+                    let job = Forward {
+                        f,
+                        x: &x,
+                        w: &w,
+                        b: Some(&b),
+                        y: &mut y,
+                    };
+                    with_sizes(k, n, job).unwrap();
+                    assert_eq!(bits(&buffer[y_at..y_at + n]), bits(&y), "forward {k}x{n}");
+                    assert!(buffer[y_at + n].is_nan() && buffer[y_at - 1].is_nan());
+
+                    let g = values(n, 4.0);
+                    for (wants, fresh) in [(7, 7), (7, 0), (6, 2), (5, 4), (2, 0)] {
+                        let start = |i: u8| {
+                            if fresh & (1 << i) != 0 {
+                                f64::NAN
+                            } else {
+                                0.25
+                            }
+                        };
+                        let mut grads = vec![f64::NAN; y_at + n + 1];
+                        grads[x_at..x_at + k].fill(start(0));
+                        grads[w_at..w_at + k * n].fill(start(1));
+                        grads[b_at..b_at + n].fill(start(2));
+                        grads[y_at..y_at + n].copy_from_slice(&g);
+                        let mut want = grads.clone();
+                        let job = LayerGradsAt {
+                            f,
+                            values: &buffer,
+                            grads: &mut grads,
+                            x: x_at,
+                            w: w_at,
+                            b: b_at,
+                            y: y_at,
+                            wants,
+                            fresh,
+                        };
+                        with_sizes(k, n, job).unwrap();
+                        let slot = |i: u8, at: usize| {
+                            (wants & (1 << i) != 0).then_some(Slot {
+                                at,
+                                fresh: fresh & (1 << i) != 0,
+                            })
+                        };
+                        let job = LayerGrads {
+                            f,
+                            g: &g,
+                            y: &y,
+                            x: &x,
+                            w: &w,
+                            grads: &mut want,
+                            dx: slot(0, x_at),
+                            dw: slot(1, w_at),
+                            db: slot(2, b_at),
+                        };
+                        with_sizes(k, n, job).unwrap();
+                        assert_eq!(bits(&grads), bits(&want), "{k}x{n} {wants} {fresh}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -48,14 +48,14 @@ impl Call {
                 let Op::Linear(f) = self.op else {
                     unreachable!("a layer call is a linear op")
                 };
-                let (below, rest) = values.split_at_mut(self.out);
                 let [x, w, b] = &self.inputs;
-                let job = tiny::Forward {
+                let job = tiny::ForwardAt {
                     f,
-                    x: &below[x.range()],
-                    w: &below[w.range()],
-                    b: Some(&below[b.range()]),
-                    y: &mut rest[..self.len],
+                    values,
+                    x: x.start,
+                    w: w.start,
+                    b: b.start,
+                    y: self.out,
                 };
                 tiny::with_sizes(x.cols as usize, w.cols as usize, job).expect("sizes in 1..=TINY");
             }

@@ -221,24 +221,17 @@ fn layer(step: &Step, call: &Call, values: &[f64], grads: &mut [f64]) {
     let Op::Linear(f) = call.op else {
         unreachable!("a layer step is a linear op")
     };
-    let (below, rest) = grads.split_at_mut(call.out);
     let [x, w, b] = &call.inputs;
-    let slot = |i: u8, at: usize| {
-        (step.wants & (1 << i) != 0).then_some(tiny::Slot {
-            at,
-            fresh: step.fresh & (1 << i) != 0,
-        })
-    };
-    let job = tiny::LayerGrads {
+    let job = tiny::LayerGradsAt {
         f,
-        g: &rest[..call.len],
-        y: &values[call.out..call.out + call.len],
-        x: &values[x.range()],
-        w: &values[w.range()],
-        grads: below,
-        dx: slot(0, x.start),
-        dw: slot(1, w.start),
-        db: slot(2, b.start),
+        values,
+        grads,
+        x: x.start,
+        w: w.start,
+        b: b.start,
+        y: call.out,
+        wants: step.wants,
+        fresh: step.fresh,
     };
     tiny::with_sizes(x.cols as usize, w.cols as usize, job).expect("sizes in 1..=TINY");
 }

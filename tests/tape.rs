@@ -637,3 +637,37 @@ fn the_outputs_own_gradient_is_the_seed_in_every_sweep() {
         assert_eq!(grads.wrt(p).to_matrix(), Matrix::from_rows(&[[1.5, -6.0]]));
     }
 }
+
+/// A batch of no rows through a dense layer: the loss is an empty sum, so every parameter's
+/// gradient is zero, on a tape whose buffers hold the numbers of a real batch before it, for a
+/// thin input (its weight gradient summed in the δ pass) and a wide one (a product).
+#[test]
+fn an_empty_batch_through_a_dense_layer_has_zero_gradients() {
+    use chainrule::nn::Activation;
+    for k in [2, 40] {
+        let mut tape = Tape::new();
+        let w: Vec<f64> = (0..k * 3).map(|i| (i as f64 * 0.37).sin()).collect();
+        for rows in [5, 0] {
+            tape.reset();
+            let x: Vec<f64> = (0..rows * k).map(|i| (i as f64).cos()).collect();
+            let xv = tape.input_slice(rows, k, &x);
+            let wv = tape.param_slice(k, 3, &w);
+            let bv = tape.param_slice(1, 3, &[0.1, -0.2, 0.3]);
+            let loss = xv.linear_act(wv, bv, Activation::Tanh).sum();
+            let grads = tape.backward(loss);
+            let (dw, db) = (grads.wrt(wv).to_vec(), grads.wrt(bv).to_vec());
+            if rows == 0 {
+                assert_eq!(loss.item(), 0.0);
+                assert!(
+                    dw.iter().chain(&db).all(|&g| g == 0.0),
+                    "k = {k}: {dw:?} {db:?}"
+                );
+            } else {
+                assert!(
+                    db.iter().all(|&g| g != 0.0),
+                    "k = {k}: a real batch moves b"
+                );
+            }
+        }
+    }
+}

@@ -120,7 +120,8 @@ pub(crate) fn delta_pass(
     if let Some(db) = &db {
         assert_eq!(db.len(), n, "delta_pass: bias gradient is not 1x{n}");
     }
-    let k = dw.as_ref().map_or(0, |(x, _)| x.len() / m.max(1));
+    // From dW (k×n), not from X (m×k): an empty batch (m = 0) still has a k.
+    let k = dw.as_ref().map_or(0, |(_, dw)| dw.len() / n.max(1));
     if let Some((x, dw)) = &dw {
         assert!(
             k <= THIN_K && x.len() == m * k && dw.len() == k * n,

@@ -14,7 +14,7 @@
 
 use super::{abs, add, add_scalar, div, exp, log, mul, powf, relu, scale, sigmoid, sqrt, square};
 use super::{sub, tanh, Op};
-use crate::tape::{Node, NodeId, NO_USE};
+use crate::tape::{Node, NO_USE};
 
 /// `op`'s value on one entry `x`, for the unary ops of the table; `None` for the others.
 #[inline(always)]
@@ -97,13 +97,27 @@ pub(crate) fn backward(
 ) -> bool {
     let inputs = node.inputs.as_slice();
     let (g, y) = (grads[node.offset], values[node.offset]);
+    let by = index as u32;
     // The inputs of an elementwise op have its shape: one entry each.
+    if let (true, &[a, b]) = (node.fast & (MUL | ADD) != 0, inputs) {
+        // A scalar graph's nodes are mostly these two: each input's node is read once, for its
+        // value and to pass its gradient back.
+        let (na, nb) = (&nodes[a.index()], &nodes[b.index()]);
+        let d = if node.fast & MUL != 0 {
+            mul::scalar_grads(g, values[na.offset], values[nb.offset])
+        } else {
+            add::scalar_grads(g)
+        };
+        pass_back(na, grads, d[0], by);
+        pass_back(nb, grads, d[1], by);
+        return true;
+    }
     let x = |k: usize| values[nodes[inputs[k].index()].offset];
     let Some(d) = contributions(node.fast, node.op, g, y, x) else {
         return false;
     };
     for (&input, d) in inputs.iter().zip(d) {
-        pass_back(nodes, grads, input, d, index as u32);
+        pass_back(&nodes[input.index()], grads, d, by);
     }
     true
 }
@@ -142,12 +156,11 @@ pub(crate) fn contributions(
     })
 }
 
-/// Adds `d` to `input`'s gradient, as `Backward::grad_out` and `GradOut::add` do for a plain
+/// Adds `d` to the gradient of the input whose node is `n`, as `Backward::grad_out` and `GradOut::add` do for a plain
 /// sweep: nothing if no parameter flows into it; written outright by its first consumer (the
 /// mark [`Node::last_use`] says whether one came before), added by the next.
 #[inline(always)]
-fn pass_back(nodes: &[Node], grads: &mut [f64], input: NodeId, d: f64, by: u32) {
-    let n = &nodes[input.index()];
+fn pass_back(n: &Node, grads: &mut [f64], d: f64, by: u32) {
     if !n.requires_grad {
         return;
     }
